@@ -1,0 +1,696 @@
+//! Cursors: one reader's position in the log, zero-copy reads, waits.
+
+use super::frame::{commit_value, frame_len, HEADER, KIND_AT, LEN_AT, TIME_AT};
+use super::segment::{closed_link, unpack, Segment};
+use super::{Shared, WaitStrategy};
+use crate::error::{RecvError, StartError};
+use crate::sync::Ordering;
+use crate::wait::{backoff, Deadline, Interrupt, ReadinessFd, WakeTarget, Waker};
+use crossbeam_epoch as epoch;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// Where a new cursor starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// At the oldest retained record.
+    Earliest,
+    /// At the next record to be appended (sees nothing older).
+    Latest,
+    /// At sequence number `seq`, which must be retained or be the next one
+    /// to be appended; otherwise [`StartError`]. Finding it scans one
+    /// segment's frames.
+    At(u64),
+}
+
+/// One committed record, borrowed from the log without copying.
+///
+/// The borrow ties it to the cursor that read it: the bytes stay valid (and
+/// immutable) until the cursor is used again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    seq: u64,
+    kind: u32,
+    time: u64,
+    data: &'a [u8],
+}
+
+impl<'a> Record<'a> {
+    /// Gap-free sequence number (global append order, from 0).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The application-defined kind given at append time (0 by default).
+    pub fn kind(&self) -> u32 {
+        self.kind
+    }
+
+    /// Append time in ns since the Unix epoch, per the log's
+    /// [`Timestamps`](crate::Timestamps) setting (0 when off).
+    pub fn timestamp_ns(&self) -> u64 {
+        self.time
+    }
+
+    /// The payload.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+}
+
+impl std::fmt::Debug for Record<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("seq", &self.seq)
+            .field("kind", &self.kind)
+            .field("timestamp_ns", &self.time)
+            .field("len", &self.data.len())
+            .finish()
+    }
+}
+
+/// Counters of one [`Cursor`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CursorStats {
+    /// Records read.
+    pub records_read: u64,
+    /// Payload bytes read.
+    pub bytes_read: u64,
+    /// Records missed (summed `Lagged` reports).
+    pub records_missed: u64,
+    /// Sequence number of the next record this cursor will read.
+    pub position: u64,
+    /// Records appended but not yet read by this cursor.
+    pub lag: u64,
+    /// When this cursor last returned records (ns since the Unix epoch,
+    /// coarse clock, refreshed at least every 64 records; 0 = never).
+    pub last_read_ns: u64,
+}
+
+/// What other threads can reach of a cursor: its interrupt and its fd.
+struct CursorWake {
+    interrupt: Interrupt,
+    shared: Arc<Shared>,
+    fd: OnceLock<Arc<ReadinessFd>>,
+}
+
+impl WakeTarget for CursorWake {
+    fn interrupt(&self) {
+        self.interrupt.raise();
+        self.shared.readers.wake_all();
+        if let Some(fd) = self.fd.get() {
+            self.shared.fire_fd(fd);
+        }
+    }
+}
+
+/// One reader's independent position in a [`Log`](crate::Log).
+///
+/// Every cursor sees every retained record in sequence order. Reads take no
+/// lock and write nothing shared except when the cursor moves from one
+/// segment to the next. A cursor holds a lease on the segment it reads, so
+/// the log keeps that segment (under `Block` and `Reject` it also keeps
+/// everything after it); dropping the cursor releases it at once.
+///
+/// Methods and what they return:
+///
+/// | method | waits | errors |
+/// |---|---|---|
+/// | [`try_next`](Self::try_next), [`try_next_batch`](Self::try_next_batch) | never | `Empty`, `Lagged`, `Closed` |
+/// | [`next_timeout`](Self::next_timeout), [`next_batch_timeout`](Self::next_batch_timeout) | up to the timeout | `Timeout`, `Interrupted`, `Lagged`, `Closed` |
+/// | [`next`](Self::next), [`next_batch`](Self::next_batch) | until data | `Interrupted`, `Lagged`, `Closed` |
+pub struct Cursor {
+    shared: Arc<Shared>,
+    /// The leased segment we read.
+    seg: *const Segment,
+    /// Byte offset of the next frame in `seg`.
+    off: usize,
+    /// Slot index of the next frame in `seg`.
+    idx: u64,
+    /// Sequence number of the next record (`seg.base + idx`).
+    seq: u64,
+    /// Interrupt and readiness fd, reachable by wakers.
+    wake: Arc<CursorWake>,
+    /// Local counters.
+    stats: CursorStats,
+}
+
+// SAFETY: the raw segment pointer is a lease owned by this cursor; the
+// segment is `Sync`, and the lease keeps it alive whichever thread holds it.
+unsafe impl Send for Cursor {}
+// SAFETY: every method that touches the position takes `&mut self`.
+unsafe impl Sync for Cursor {}
+
+impl std::fmt::Debug for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cursor")
+            .field("position", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Records available now in the current segment, read one by one without
+/// copying; returned by the batch reads. Each record stays valid as long as
+/// the batch's borrow of the cursor lives. Dropping the batch early leaves
+/// the unread records for the next read.
+pub struct Batch<'a> {
+    cursor: &'a mut Cursor,
+    left: usize,
+}
+
+impl<'a> Iterator for Batch<'a> {
+    type Item = Record<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Record<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        let r = self.cursor.take_committed()?;
+        self.left -= 1;
+        // SAFETY: the record points into the segment leased by the cursor,
+        // which this batch borrows mutably for 'a, and a batch never moves
+        // the cursor to another segment; so the bytes live and stay
+        // unchanged for 'a.
+        Some(unsafe { std::mem::transmute::<Record<'_>, Record<'a>>(r) })
+    }
+}
+
+impl Cursor {
+    pub(crate) fn open(shared: Arc<Shared>, start: Start) -> Result<Cursor, StartError> {
+        let guard = epoch::pin();
+        let (seg, off, idx) = loop {
+            let seg = match start {
+                Start::Latest => shared.tail_segment(),
+                Start::Earliest | Start::At(_) => shared.head_segment(),
+            };
+            // SAFETY: pinned, and `seg` was reachable (head or tail) at our
+            // load: not recyclable before we unpin.
+            let s = unsafe { &*seg };
+            if !lease_validated(&shared, s) {
+                continue;
+            }
+            match start {
+                Start::Earliest => break (seg as *const Segment, 0, 0),
+                Start::Latest => {
+                    // Acquire: see the reservation state of this segment.
+                    let (_, count, off) = unpack(s.tail.load(Ordering::Acquire));
+                    if off <= s.size() as u64 {
+                        break (seg as *const Segment, off as usize, count);
+                    }
+                    let count = loop {
+                        if let Some(c) = s.sealed_count() {
+                            break c;
+                        }
+                        crate::sync::spin_hint();
+                    };
+                    break (seg as *const Segment, s.size(), count);
+                }
+                Start::At(want) => match locate(&shared, seg, want, &guard) {
+                    Ok(found) => break found,
+                    Err(e) => return Err(e),
+                },
+            }
+        };
+        // SAFETY: leased above.
+        let base = unsafe { (*seg).base() };
+        // Relaxed: a gauge.
+        shared.cursors.fetch_add(1, Ordering::Relaxed);
+        let wake = Arc::new(CursorWake {
+            interrupt: Interrupt::default(),
+            shared: shared.clone(),
+            fd: OnceLock::new(),
+        });
+        let seq = base + idx;
+        Ok(Cursor {
+            shared,
+            seg,
+            off,
+            idx,
+            seq,
+            wake,
+            stats: CursorStats {
+                position: seq,
+                ..Default::default()
+            },
+        })
+    }
+
+    #[inline]
+    fn segment(&self) -> &Segment {
+        // SAFETY: the cursor holds a lease on `seg`, so it is not recycled.
+        unsafe { &*self.seg }
+    }
+
+    /// If the frame at the position is committed, returns it and advances
+    /// past it (never leaves the segment).
+    #[inline]
+    fn take_committed(&mut self) -> Option<Record<'_>> {
+        let seg = self.segment();
+        let size = seg.size();
+        if self.off + HEADER > size {
+            return None;
+        }
+        // Acquire: pairs with the producer's Release store in `write_frame`.
+        let w = seg.data.commit_word(self.off).load(Ordering::Acquire);
+        if w != commit_value(self.seq) {
+            debug_assert!(w == 0, "commit word {w} at seq {}", self.seq);
+            return None;
+        }
+        seg.data.track_read(self.off);
+        let p = seg.data.at(self.off);
+        // SAFETY: the frame is committed (Acquire above), so its header and
+        // payload were fully written before and are never written again in
+        // this life of the segment, which our lease keeps alive. `p` is
+        // 8-aligned; the length was validated at append time to fit.
+        let (len, kind, time) = unsafe {
+            (
+                (p.add(LEN_AT) as *const u32).read() as usize,
+                (p.add(KIND_AT) as *const u32).read(),
+                (p.add(TIME_AT) as *const u64).read(),
+            )
+        };
+        debug_assert!(self.off + HEADER + len <= size);
+        // SAFETY: as above; `len` bytes of payload follow the header.
+        let data = unsafe { std::slice::from_raw_parts(p.add(HEADER), len) };
+        let seq = self.seq;
+        self.off += frame_len(len);
+        self.idx += 1;
+        self.seq += 1;
+        self.stats.records_read += 1;
+        self.stats.bytes_read += len as u64;
+        if self.stats.records_read & 63 == 0 {
+            self.stats.last_read_ns = coarse_now();
+        }
+        Some(Record {
+            seq,
+            kind,
+            time,
+            data,
+        })
+    }
+
+    /// Makes sure a committed record is at the position, moving across
+    /// segments as needed. `Err(Empty)` when caught up.
+    fn poll(&mut self) -> Result<(), RecvError> {
+        loop {
+            let seg = self.segment();
+            if self.off + HEADER <= seg.size() {
+                // Acquire: as in `take_committed`.
+                let w = seg.data.commit_word(self.off).load(Ordering::Acquire);
+                if w == commit_value(self.seq) {
+                    return Ok(());
+                }
+            }
+            if seg.sealed_count() == Some(self.idx) {
+                self.leave_segment()?;
+                continue;
+            }
+            // Acquire: pairs with the Release store in `close`; then
+            // `final_seq` and `status` are visible.
+            if self.shared.closed.load(Ordering::Acquire)
+                && self.seq >= self.shared.final_seq.load(Ordering::Relaxed)
+            {
+                return Err(RecvError::Closed(self.shared.close_status()));
+            }
+            return Err(RecvError::Empty);
+        }
+    }
+
+    /// At the sealed end of the current segment: lease the successor (or,
+    /// if our segment was evicted, the head, reporting `Lagged`), release the
+    /// current one.
+    #[cold]
+    fn leave_segment(&mut self) -> Result<(), RecvError> {
+        let shared = self.shared.clone();
+        let guard = epoch::pin();
+        let cur = self.segment();
+        // SeqCst: the lease-validation protocol (see `lease_validated`).
+        let head_base = shared.head_base.load(Ordering::SeqCst);
+        let (next, missed) = if cur.base() >= head_base {
+            // Still linked when we loaded `head_base`, and we are pinned:
+            // the successor cannot be recycled before we unpin, even if it
+            // gets evicted meanwhile. Acquire pairs with the linker's
+            // Release CAS.
+            let n = cur.next.load(Ordering::Acquire);
+            if n.is_null() || n == closed_link() {
+                // Not linked yet, or the log closed exactly here.
+                if n == closed_link() && shared.closed.load(Ordering::Acquire) {
+                    return Err(RecvError::Closed(shared.close_status()));
+                }
+                return Err(RecvError::Empty);
+            }
+            // SAFETY: see above.
+            unsafe { (*n).lease() };
+            (n as *const Segment, 0)
+        } else {
+            // Our segment was evicted: its `next` may be recycled already.
+            loop {
+                let h = shared.head_segment();
+                // SAFETY: pinned, and `h` was the head at our load.
+                let hs = unsafe { &*h };
+                if lease_validated(&shared, hs) {
+                    break (h as *const Segment, hs.base().saturating_sub(self.seq));
+                }
+            }
+        };
+        let old = self.seg;
+        self.seg = next;
+        self.off = 0;
+        self.idx = 0;
+        // SAFETY: leased just above.
+        self.seq = unsafe { (*next).base() };
+        // SAFETY: we held a lease on `old` until now.
+        if unsafe { (*old).release() } {
+            shared.recycle(old as *mut Segment);
+        }
+        shared.try_reclaim(&guard, false);
+        shared.space.notify();
+        if missed > 0 {
+            self.stats.records_missed += missed;
+            // Relaxed: a statistic.
+            shared.records_missed.fetch_add(missed, Ordering::Relaxed);
+            return Err(RecvError::Lagged { missed });
+        }
+        Ok(())
+    }
+
+    /// Waits (per the log's wait strategy) until a record is available, the
+    /// deadline passes, or the wait is interrupted.
+    fn wait_ready(&mut self, deadline: Deadline) -> Result<(), RecvError> {
+        let mut round = 0u32;
+        loop {
+            match self.poll() {
+                Err(RecvError::Empty) => {}
+                other => return other,
+            }
+            if self.wake.interrupt.take() {
+                return Err(RecvError::Interrupted);
+            }
+            if deadline == Deadline::Now || deadline.expired() {
+                if self.rearm_fd()? {
+                    return Ok(());
+                }
+                return Err(if deadline == Deadline::Now {
+                    RecvError::Empty
+                } else {
+                    RecvError::Timeout
+                });
+            }
+            if self.shared.config.wait == WaitStrategy::Spin || backoff(round) {
+                round = round.saturating_add(1);
+                crate::sync::spin_hint();
+                continue;
+            }
+            let readers = &self.shared.readers;
+            let key = readers.prepare();
+            let ready =
+                !matches!(self.poll(), Err(RecvError::Empty)) || self.wake.interrupt.is_raised();
+            if !ready {
+                self.shared.readers.wait(key, deadline);
+            }
+            self.shared.readers.finish();
+        }
+    }
+
+    /// With a readiness fd: about to report "nothing" — re-arm it. If
+    /// something raced in meanwhile, fire the fd again and return
+    /// `Ok(true)` (data ready) or that error.
+    #[inline]
+    fn rearm_fd(&mut self) -> Result<bool, RecvError> {
+        let Some(fd) = self.wake.fd.get().cloned() else {
+            return Ok(false);
+        };
+        self.shared.arm_fd(&fd);
+        match self.poll() {
+            Err(RecvError::Empty) => Ok(false),
+            other => {
+                self.shared.fire_fd(&fd);
+                other.map(|()| true)
+            }
+        }
+    }
+
+    fn read_one(&mut self, deadline: Deadline) -> Result<Record<'_>, RecvError> {
+        self.wait_ready(deadline)?;
+        Ok(self.take_committed().expect("poll found a committed frame"))
+    }
+
+    /// The next record if one is available now.
+    ///
+    /// # Errors
+    /// `Empty` (caught up), `Lagged` (once, after records were dropped),
+    /// `Closed` (drained after close; again on every later call).
+    #[inline]
+    pub fn try_next(&mut self) -> Result<Record<'_>, RecvError> {
+        if self.take_committed_peek() {
+            return Ok(self.take_committed().expect("peeked"));
+        }
+        self.read_one(Deadline::Now)
+    }
+
+    #[inline]
+    fn take_committed_peek(&self) -> bool {
+        let seg = self.segment();
+        self.off + HEADER <= seg.size()
+            // Acquire: as in `take_committed`.
+            && seg.data.commit_word(self.off).load(Ordering::Acquire) == commit_value(self.seq)
+    }
+
+    /// The next record, waiting for it as long as it takes.
+    ///
+    /// # Errors
+    /// `Interrupted` (through a [`Waker`]), `Lagged`, `Closed`.
+    pub fn next(&mut self) -> Result<Record<'_>, RecvError> {
+        self.read_one(Deadline::Never)
+    }
+
+    /// The next record, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// `Timeout`, `Interrupted`, `Lagged`, `Closed`.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Result<Record<'_>, RecvError> {
+        self.read_one(Deadline::after(timeout))
+    }
+
+    /// Up to `max` records available now (at least one), without waiting.
+    /// One batch never spans two segments, so it may hold fewer records than
+    /// are available; call again.
+    ///
+    /// # Errors
+    /// As [`try_next`](Self::try_next).
+    pub fn try_next_batch(&mut self, max: usize) -> Result<Batch<'_>, RecvError> {
+        self.batch(max, Deadline::Now)
+    }
+
+    /// Like [`try_next_batch`](Self::try_next_batch), waiting for the first
+    /// record as long as it takes.
+    ///
+    /// # Errors
+    /// As [`next`](Self::next).
+    pub fn next_batch(&mut self, max: usize) -> Result<Batch<'_>, RecvError> {
+        self.batch(max, Deadline::Never)
+    }
+
+    /// Like [`try_next_batch`](Self::try_next_batch), waiting at most
+    /// `timeout` for the first record.
+    ///
+    /// # Errors
+    /// As [`next_timeout`](Self::next_timeout).
+    pub fn next_batch_timeout(
+        &mut self,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<Batch<'_>, RecvError> {
+        self.batch(max, Deadline::after(timeout))
+    }
+
+    fn batch(&mut self, max: usize, deadline: Deadline) -> Result<Batch<'_>, RecvError> {
+        if max == 0 {
+            return Ok(Batch {
+                cursor: self,
+                left: 0,
+            });
+        }
+        self.wait_ready(deadline)?;
+        self.stats.last_read_ns = coarse_now();
+        Ok(Batch {
+            cursor: self,
+            left: max,
+        })
+    }
+
+    /// A handle that interrupts this cursor's blocking reads from another
+    /// thread (see [`Waker`]).
+    pub fn waker(&self) -> Waker {
+        Waker {
+            target: self.wake.clone(),
+        }
+    }
+
+    /// A readiness file descriptor (Linux eventfd) for `poll`/`epoll`: it is
+    /// readable whenever this cursor has something to return (a record,
+    /// `Lagged` or `Closed`) or was interrupted. It may also be readable
+    /// spuriously; a non-blocking read that returns `Empty` re-arms it.
+    /// Use it as: wait for readable, then call [`try_next`](Self::try_next)
+    /// until `Empty`. Do not read from or close the fd; it is owned by the
+    /// cursor and closed when the cursor is dropped. Producers pay for it
+    /// only while it is armed.
+    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::RawFd> {
+        if let Some(fd) = self.wake.fd.get() {
+            return Ok(fd.raw());
+        }
+        let fd = Arc::new(ReadinessFd::new()?);
+        let _ = self.wake.fd.set(fd.clone());
+        self.shared.register_fd(&fd);
+        // Establish the level: readable iff something is there now.
+        match self.poll() {
+            Err(RecvError::Empty) => {
+                self.shared.arm_fd(&fd);
+                if !matches!(self.poll(), Err(RecvError::Empty)) {
+                    self.shared.fire_fd(&fd);
+                }
+            }
+            _ => self.shared.fire_fd(&fd),
+        }
+        Ok(fd.raw())
+    }
+
+    /// Sequence number of the next record this cursor will return.
+    pub fn position(&self) -> u64 {
+        self.seq
+    }
+
+    /// This cursor's counters (position, lag behind the tail, ...).
+    pub fn stats(&self) -> CursorStats {
+        let next = self.shared.next_seq_and_bytes().0;
+        CursorStats {
+            position: self.seq,
+            lag: next.saturating_sub(self.seq),
+            ..self.stats.clone()
+        }
+    }
+}
+
+impl Drop for Cursor {
+    fn drop(&mut self) {
+        let shared = self.shared.clone();
+        if let Some(fd) = self.wake.fd.get() {
+            shared.unregister_fd(fd);
+        }
+        let guard = epoch::pin();
+        // SAFETY: we hold a lease on `seg` until this release.
+        if unsafe { (*self.seg).release() } {
+            shared.recycle(self.seg as *mut Segment);
+        }
+        // Relaxed: a gauge.
+        shared.cursors.fetch_sub(1, Ordering::Relaxed);
+        shared.try_reclaim(&guard, false);
+        shared.space.notify();
+    }
+}
+
+/// Leases `seg` (found through the list while pinned) and checks that it
+/// was still linked; on failure the lease is dropped again.
+fn lease_validated(shared: &Shared, seg: &Segment) -> bool {
+    seg.lease();
+    // SeqCst: with the SeqCst lease increment and the reclaimer's SeqCst
+    // `leases()` load / `head_base` store, either the reclaimer saw our lease
+    // (and keeps the segment) or we see that it moved the head past it.
+    if seg.base() >= shared.head_base.load(Ordering::SeqCst) {
+        return true;
+    }
+    if seg.release() {
+        shared.recycle(seg as *const Segment as *mut Segment);
+    }
+    false
+}
+
+/// Finds `want` starting from the leased segment `seg`; returns the leased
+/// segment, offset and index of the record, or an error (lease dropped).
+fn locate(
+    shared: &Arc<Shared>,
+    mut seg: *mut Segment,
+    want: u64,
+    _guard: &epoch::Guard,
+) -> Result<(*const Segment, usize, u64), StartError> {
+    loop {
+        // SAFETY: `seg` is leased by us.
+        let s = unsafe { &*seg };
+        let base = s.base();
+        let drop_lease = |p: *mut Segment| {
+            // SAFETY: leased by us.
+            if unsafe { (*p).release() } {
+                shared.recycle(p);
+            }
+        };
+        if want < base {
+            drop_lease(seg);
+            return Err(StartError::Evicted {
+                requested: want,
+                oldest: base,
+            });
+        }
+        // Acquire: see the reservation state.
+        let (_, count, off) = unpack(s.tail.load(Ordering::Acquire));
+        let end = match s.sealed_count() {
+            Some(c) => base + c,
+            None if off <= s.size() as u64 => base + count,
+            None => {
+                crate::sync::spin_hint();
+                continue;
+            }
+        };
+        if want < end || (want == end && s.sealed_count().is_none()) {
+            // Scan frames from the start of the segment.
+            let mut o = 0usize;
+            for i in 0..(want - base) {
+                let w = s.data.commit_word(o);
+                // Acquire: as in `take_committed`; a reserved frame is
+                // committed shortly (producers cannot fail in between).
+                while w.load(Ordering::Acquire) != commit_value(base + i) {
+                    crate::sync::yield_now();
+                }
+                // SAFETY: committed frame; the length field is immutable.
+                let len = unsafe { (s.data.at(o).add(LEN_AT) as *const u32).read() } as usize;
+                o += frame_len(len);
+            }
+            return Ok((seg as *const Segment, o, want - base));
+        }
+        // Move to the successor (sealed segment).
+        // Acquire: pairs with the linker's Release CAS.
+        let n = s.next.load(Ordering::Acquire);
+        if n.is_null() || n == closed_link() {
+            if want == end {
+                // Start exactly at the sealed end: position past the last
+                // frame; the cursor moves on when the successor is linked.
+                return Ok((seg as *const Segment, s.size(), want - base));
+            }
+            drop_lease(seg);
+            return Err(StartError::Future {
+                requested: want,
+                next: end,
+            });
+        }
+        // SAFETY: pinned (caller), and `s` is leased and was linked when we
+        // validated it, so `n` cannot be recycled before we unpin.
+        unsafe { (*n).lease() };
+        drop_lease(seg);
+        seg = n;
+    }
+}
+
+fn coarse_now() -> u64 {
+    if cfg!(miri) {
+        return 0;
+    }
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid out-pointer; vDSO call without other effects.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut t) };
+    (t.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(t.tv_nsec as u64)
+}

@@ -1,0 +1,850 @@
+//! The segmented broadcast log.
+//!
+//! Many producers append byte records; every record gets a gap-free
+//! sequence number; every [`Cursor`] reads every retained record, in the
+//! same order, without taking a lock and without writing to memory shared
+//! with other readers.
+//!
+//! # Appending
+//!
+//! One `fetch_add` on the tail segment's reservation word reserves both a
+//! slot index and a byte range (see [`segment`](self::segment) docs), so
+//! sequence numbers follow byte order. The producer copies its payload, then
+//! commits the frame with one Release store of its commit word. The first
+//! reservation that does not fit seals the segment; one producer at a time
+//! links the successor (taking it from the pool, within the byte budget).
+//!
+//! # Reading
+//!
+//! A cursor Acquire-loads the commit word of the frame at its position. If
+//! it holds the expected sequence, the record is there (zero-copy);
+//! otherwise the cursor is caught up, or, if the segment is sealed at this
+//! index, moves on to the successor. A reservation that is not committed yet
+//! holds later records back: delivery is strictly in sequence order.
+//!
+//! # Retention and reclamation
+//!
+//! Each cursor holds a *lease* on the segment it reads. A segment no cursor
+//! holds is recycled as soon as it is no longer needed (beyond
+//! `retain_bytes`); under `DropOldest` the oldest segment is evicted even if
+//! leased, and its lessees learn `Lagged` when they leave it. Unlinked
+//! segments are retired through crossbeam-epoch and go back to the pool when
+//! no thread can still reach them and no lease remains.
+//!
+//! ## Lagging
+//!
+//! ```
+//! use fanlog::{Log, OverflowPolicy, RecvError, Start};
+//! let log = Log::builder()
+//!     .segment_size(256)
+//!     .max_bytes(512)
+//!     .overflow(OverflowPolicy::DropOldest)
+//!     .build()
+//!     .unwrap();
+//! let mut slow = log.cursor(Start::Earliest).unwrap();
+//! for i in 0..100u32 {
+//!     log.append(&i.to_le_bytes()).unwrap();
+//! }
+//! // The slow cursor reads what its leased segment still holds, then learns
+//! // how much it missed, then continues with the oldest retained record.
+//! let mut seen = Vec::new();
+//! let mut missed = 0;
+//! loop {
+//!     match slow.try_next() {
+//!         Ok(r) => seen.push(r.seq()),
+//!         Err(RecvError::Lagged { missed: m }) => missed += m,
+//!         Err(RecvError::Empty) => break,
+//!         Err(e) => panic!("{e}"),
+//!     }
+//! }
+//! assert_eq!(seen.len() as u64 + missed, 100);
+//! assert_eq!(*seen.last().unwrap(), 99);
+//! ```
+//!
+//! ## Closing
+//!
+//! ```
+//! use fanlog::{CloseStatus, Log, RecvError, Start};
+//! let log = Log::new();
+//! let mut c = log.cursor(Start::Earliest).unwrap();
+//! log.append(b"last words").unwrap();
+//! log.close(CloseStatus::error(3, "disk gone"));
+//! assert_eq!(c.next().unwrap().data(), b"last words");
+//! assert_eq!(c.next().unwrap_err(), RecvError::Closed(CloseStatus::error(3, "disk gone")));
+//! ```
+
+pub(crate) mod config;
+pub(crate) mod cursor;
+pub(crate) mod frame;
+pub(crate) mod pool;
+pub(crate) mod producer;
+pub mod segment;
+
+use crate::error::{AppendError, CloseStatus, StartError};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use crate::wait::{Deadline, EventCount, Interrupt, ReadinessFd};
+use arc_swap::ArcSwap;
+use config::LogConfig;
+use crossbeam_epoch::{self as epoch, Guard};
+use crossbeam_utils::CachePadded;
+use pool::{Pool, SegPtr};
+use segment::{closed_link, unpack, Segment};
+use std::sync::{Arc, OnceLock};
+
+pub use config::{LogBuilder, OverflowPolicy, Timestamps, WaitStrategy};
+pub use cursor::{Batch, Cursor, CursorStats, Record, Start};
+pub use producer::Producer;
+
+/// State shared by the log handle, producers and cursors.
+pub(crate) struct Shared {
+    /// Validated configuration.
+    pub(crate) config: LogConfig,
+    /// `config.max_segments()`, cached.
+    max_segments: usize,
+    /// Oldest linked segment; written only under `head_busy`.
+    head: CachePadded<AtomicPtr<Segment>>,
+    /// Base sequence of `head` (SeqCst: the lease-validation protocol).
+    pub(crate) head_base: AtomicU64,
+    /// Newest linked segment (where appends go).
+    tail: CachePadded<AtomicPtr<Segment>>,
+    /// Held while one producer links a successor to the tail.
+    link_busy: AtomicBool,
+    /// Held while `head` moves (reclaim or eviction).
+    head_busy: AtomicBool,
+    /// Segments linked between head and tail (the byte budget counts these).
+    linked: AtomicUsize,
+    /// Segments allocated in all: linked, pooled, or unlinked but leased.
+    allocated: AtomicUsize,
+    /// High-water mark of `allocated - pooled`, i.e. retained segments.
+    peak_retained: AtomicUsize,
+    /// Segments in the pool.
+    pooled: AtomicUsize,
+    /// Free segments.
+    pool: Pool,
+    /// Readers wait here for commits, links, close and interrupts.
+    pub(crate) readers: EventCount,
+    /// Producers wait here for room (reclaim), links, close and interrupts.
+    pub(crate) space: EventCount,
+    /// Readiness fds of cursors that asked for one.
+    fds: ArcSwap<Vec<Arc<ReadinessFd>>>,
+    /// Set (first) by `close`; appends check it before reserving.
+    closing: AtomicBool,
+    /// Set (last) by `close`, after `final_seq` and `status`.
+    pub(crate) closed: AtomicBool,
+    /// One past the last sequence number; valid once `closed`.
+    pub(crate) final_seq: AtomicU64,
+    /// The close status; set before `closed`.
+    pub(crate) status: OnceLock<CloseStatus>,
+    /// Framed bytes of sealed segments.
+    sealed_bytes: AtomicU64,
+    /// Segments evicted by `DropOldest` (with records some cursor hadn't read).
+    segments_evicted: AtomicU64,
+    /// Records that cursors skipped after `Lagged`.
+    pub(crate) records_missed: AtomicU64,
+    /// Live cursors.
+    pub(crate) cursors: AtomicUsize,
+}
+
+// SAFETY: all fields are atomics, immutable configuration, or containers of
+// `Send + Sync` data; segment pointers are only dereferenced under the
+// epoch/lease protocol described in the module docs.
+unsafe impl Send for Shared {}
+// SAFETY: as above.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    fn new(config: LogConfig) -> std::io::Result<Arc<Self>> {
+        let first = Box::into_raw(Segment::new(config.segment_size, config.memory, 0)?);
+        Ok(Arc::new(Self {
+            max_segments: config.max_segments(),
+            pool: Pool::new(config.pool_segments),
+            config,
+            head: CachePadded::new(AtomicPtr::new(first)),
+            head_base: AtomicU64::new(0),
+            tail: CachePadded::new(AtomicPtr::new(first)),
+            link_busy: AtomicBool::new(false),
+            head_busy: AtomicBool::new(false),
+            linked: AtomicUsize::new(1),
+            allocated: AtomicUsize::new(1),
+            peak_retained: AtomicUsize::new(1),
+            pooled: AtomicUsize::new(0),
+            readers: EventCount::new(),
+            space: EventCount::new(),
+            fds: ArcSwap::from_pointee(Vec::new()),
+            closing: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            final_seq: AtomicU64::new(u64::MAX),
+            status: OnceLock::new(),
+            sealed_bytes: AtomicU64::new(0),
+            segments_evicted: AtomicU64::new(0),
+            records_missed: AtomicU64::new(0),
+            cursors: AtomicUsize::new(0),
+        }))
+    }
+
+    /// The segment appends currently go to. Acquire: pairs with the Release
+    /// store in `link`, so the segment's reset fields are visible.
+    #[inline]
+    pub(crate) fn tail_segment(&self) -> *mut Segment {
+        self.tail.load(Ordering::Acquire)
+    }
+
+    /// The oldest linked segment. SeqCst: part of the lease validation.
+    #[inline]
+    pub(crate) fn head_segment(&self) -> *mut Segment {
+        self.head.load(Ordering::SeqCst)
+    }
+
+    /// Whether `close` has begun. Relaxed: the reservation word's `CLOSED`
+    /// bit is the authoritative check; this only avoids useless reservations.
+    #[inline]
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Relaxed)
+    }
+
+    /// The close status (once closed).
+    pub(crate) fn close_status(&self) -> CloseStatus {
+        self.status.get().cloned().unwrap_or_default()
+    }
+
+    /// Wakes readers after a commit, if any is waiting. A fence and a load
+    /// when nobody is.
+    #[inline]
+    pub(crate) fn notify_readers(&self) {
+        crate::sync::fence(Ordering::SeqCst);
+        if self.readers.has_waiters() {
+            self.wake_readers();
+        }
+    }
+
+    /// Wakes every parked reader and fires every armed readiness fd.
+    pub(crate) fn wake_readers(&self) {
+        self.readers.wake_all();
+        for fd in self.fds.load().iter() {
+            if fd.fire_if_armed() {
+                self.readers.finish();
+            }
+        }
+    }
+
+    /// Registers a readiness fd to be fired by notifiers.
+    pub(crate) fn register_fd(&self, fd: &Arc<ReadinessFd>) {
+        self.fds.rcu(|v| {
+            let mut v = Vec::clone(v);
+            v.push(fd.clone());
+            v
+        });
+    }
+
+    /// Unregisters a readiness fd.
+    pub(crate) fn unregister_fd(&self, fd: &Arc<ReadinessFd>) {
+        self.fds.rcu(|v| {
+            v.iter()
+                .filter(|f| !Arc::ptr_eq(f, fd))
+                .cloned()
+                .collect::<Vec<_>>()
+        });
+        if fd.disarm() {
+            self.readers.finish();
+        }
+    }
+
+    /// Arms `fd` as a waiter on readers' notifications.
+    pub(crate) fn arm_fd(&self, fd: &ReadinessFd) {
+        fd.clear();
+        if fd.arm() {
+            // Counted as a waiter so notifiers look at the fd list.
+            self.readers.prepare();
+        }
+    }
+
+    /// Disarms `fd` (the owner found data itself) and makes it readable.
+    pub(crate) fn fire_fd(&self, fd: &ReadinessFd) {
+        if fd.disarm() {
+            self.readers.finish();
+        }
+        fd.signal();
+    }
+
+    /// Next sequence number to be reserved (approximate under concurrency),
+    /// and the framed bytes appended so far.
+    pub(crate) fn next_seq_and_bytes(&self) -> (u64, u64) {
+        let _guard = epoch::pin();
+        let t = self.tail_segment();
+        // SAFETY: pinned, and `t` was the tail at our load: it cannot be
+        // recycled before we unpin.
+        let t = unsafe { &*t };
+        // Relaxed: a statistic.
+        let (_, count, off) = unpack(t.tail.load(Ordering::Relaxed));
+        let count = t.sealed_count().map_or(count, |c| c.min(count));
+        let bytes = self.sealed_bytes.load(Ordering::Relaxed) + off.min(t.size() as u64);
+        (t.base() + count, bytes)
+    }
+
+    /// Reserves one slot of the byte budget for a new segment, applying the
+    /// overflow policy when the budget is exhausted. Called by the linker.
+    fn acquire_budget(
+        self: &Arc<Self>,
+        guard: &Guard,
+        deadline: Deadline,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<(), AppendError> {
+        loop {
+            // Relaxed: the counter only meters; the linker holds `link_busy`.
+            let n = self.linked.load(Ordering::Relaxed);
+            if n < self.max_segments {
+                if self
+                    .linked
+                    .compare_exchange(n, n + 1, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return Ok(());
+                }
+                continue;
+            }
+            if self.try_reclaim(guard, true) {
+                continue;
+            }
+            if self.is_closing() {
+                return Err(AppendError::Closed(self.close_status()));
+            }
+            match self.config.overflow {
+                OverflowPolicy::DropOldest => {
+                    self.evict_head(guard);
+                }
+                OverflowPolicy::Reject => return Err(AppendError::Full),
+                OverflowPolicy::Block => {
+                    if deadline == Deadline::Now {
+                        return Err(AppendError::Full);
+                    }
+                    let key = self.space.prepare();
+                    let reclaimed = self.try_reclaim(guard, true);
+                    let done = reclaimed
+                        || self.linked.load(Ordering::Relaxed) < self.max_segments
+                        || self.is_closing()
+                        || interrupt.is_some_and(|i| i.is_raised());
+                    if !done {
+                        self.space.wait(key, deadline);
+                    }
+                    self.space.finish();
+                    if interrupt.is_some_and(|i| i.take()) {
+                        return Err(AppendError::Interrupted);
+                    }
+                    if deadline.expired()
+                        && self.linked.load(Ordering::Relaxed) >= self.max_segments
+                    {
+                        return Err(AppendError::Timeout);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Makes `next` (fresh or pooled) the successor of the sealed segment
+    /// `seg`. Returns the successor, whoever linked it.
+    pub(crate) fn advance_tail(
+        self: &Arc<Self>,
+        seg: &Segment,
+        guard: &Guard,
+        deadline: Deadline,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<*mut Segment, AppendError> {
+        let mut round = 0u32;
+        loop {
+            // Acquire: pairs with the Release CAS in the linker below, so the
+            // successor's reset fields are visible.
+            let n = seg.next.load(Ordering::Acquire);
+            if n == closed_link() {
+                return Err(AppendError::Closed(self.close_status()));
+            }
+            if !n.is_null() {
+                return Ok(n);
+            }
+            let Some(count) = seg.sealed_count() else {
+                // The sealer is between its reservation and its store.
+                crate::sync::spin_hint();
+                continue;
+            };
+            // Acquire: pairs with the Release store when the linker is done.
+            if self
+                .link_busy
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                let r = self.link(seg, count, guard, deadline, interrupt);
+                // Release: hands what we linked to the next linker.
+                self.link_busy.store(false, Ordering::Release);
+                self.space.notify();
+                match r {
+                    Ok(()) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            // Somebody else is linking: wait for it (it may be waiting for
+            // room under `Block`).
+            if crate::wait::backoff(round) {
+                round += 1;
+                continue;
+            }
+            if deadline == Deadline::Now {
+                return Err(AppendError::Full);
+            }
+            let key = self.space.prepare();
+            let ready = !seg.next.load(Ordering::Acquire).is_null()
+                || !self.link_busy.load(Ordering::Relaxed)
+                || interrupt.is_some_and(|i| i.is_raised());
+            if !ready {
+                self.space.wait(key, deadline);
+            }
+            self.space.finish();
+            if interrupt.is_some_and(|i| i.take()) {
+                return Err(AppendError::Interrupted);
+            }
+            if deadline.expired() && seg.next.load(Ordering::Acquire).is_null() {
+                return Err(AppendError::Timeout);
+            }
+        }
+    }
+
+    /// The linker's work, under `link_busy`.
+    fn link(
+        self: &Arc<Self>,
+        seg: &Segment,
+        count: u64,
+        guard: &Guard,
+        deadline: Deadline,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<(), AppendError> {
+        if !seg.next.load(Ordering::Acquire).is_null() {
+            return Ok(()); // linked (or closed) while we took the flag
+        }
+        self.acquire_budget(guard, deadline, interrupt)?;
+        let base = seg.base() + count;
+        let new = match self.pool.pop() {
+            Some(SegPtr(p)) => {
+                // Relaxed: a gauge.
+                self.pooled.fetch_sub(1, Ordering::Relaxed);
+                // SAFETY: a pooled segment is owned by the pool, which just
+                // handed it to us exclusively.
+                unsafe { (*p).reset(base) };
+                p
+            }
+            None => match Segment::new(self.config.segment_size, self.config.memory, base) {
+                Ok(b) => {
+                    // Relaxed: a gauge.
+                    self.allocated.fetch_add(1, Ordering::Relaxed);
+                    Box::into_raw(b)
+                }
+                Err(_) => {
+                    self.linked.fetch_sub(1, Ordering::Relaxed);
+                    return Err(AppendError::Full);
+                }
+            },
+        };
+        // Release: publishes the reset segment to producers and readers that
+        // Acquire `next`. Fails only if `close` installed `closed_link`.
+        if seg
+            .next
+            .compare_exchange(
+                std::ptr::null_mut(),
+                new,
+                Ordering::Release,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            self.linked.fetch_sub(1, Ordering::Relaxed);
+            self.recycle(new);
+            return Err(AppendError::Closed(self.close_status()));
+        }
+        // Release: pairs with the Acquire in `tail_segment`.
+        self.tail.store(new, Ordering::Release);
+        self.note_retained();
+        // Producers and readers waiting at the sealed end can move on.
+        self.notify_readers();
+        // Eagerly recycle what nobody needs any more.
+        self.try_reclaim(guard, false);
+        Ok(())
+    }
+
+    fn note_retained(&self) {
+        // Relaxed: gauges.
+        let retained = self.allocated.load(Ordering::Relaxed) - self.pooled.load(Ordering::Relaxed);
+        self.peak_retained.fetch_max(retained, Ordering::Relaxed);
+    }
+
+    /// Unlinks head segments that no cursor holds, keeping `retain_bytes`
+    /// (unless `for_budget`) and always the tail. Never waits: if another
+    /// thread is moving the head, it returns `false`. Returns `true` if it
+    /// unlinked anything.
+    pub(crate) fn try_reclaim(self: &Arc<Self>, guard: &Guard, for_budget: bool) -> bool {
+        let keep = if for_budget {
+            1
+        } else {
+            (self.config.retain_bytes / self.config.segment_size).max(1)
+        };
+        // Acquire: pairs with the Release store that ends the previous
+        // holder's critical section.
+        if self
+            .head_busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        let mut any = false;
+        loop {
+            let h = self.head_segment();
+            if h == self.tail_segment() || self.linked.load(Ordering::Relaxed) <= keep {
+                break;
+            }
+            // SAFETY: `h` is the head; only head movers (us, under
+            // `head_busy`) unlink it, so it is alive.
+            let hs = unsafe { &*h };
+            if hs.leases() != 0 {
+                break;
+            }
+            self.unlink_head(h, guard);
+            any = true;
+        }
+        // Release: ends the critical section.
+        self.head_busy.store(false, Ordering::Release);
+        if any {
+            self.space.notify();
+        }
+        any
+    }
+
+    /// `DropOldest`: unlinks the head even if cursors hold it.
+    fn evict_head(self: &Arc<Self>, guard: &Guard) {
+        loop {
+            // Acquire: as in `try_reclaim`.
+            if self
+                .head_busy
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                break;
+            }
+            crate::sync::spin_hint();
+        }
+        let h = self.head_segment();
+        if h != self.tail_segment() {
+            // SAFETY: as in `try_reclaim`.
+            let hs = unsafe { &*h };
+            if hs.leases() != 0 {
+                // Relaxed: a statistic.
+                self.segments_evicted.fetch_add(1, Ordering::Relaxed);
+            }
+            self.unlink_head(h, guard);
+        }
+        // Release: ends the critical section.
+        self.head_busy.store(false, Ordering::Release);
+    }
+
+    /// Moves the head past `h` and retires `h` through the epoch. Caller
+    /// holds `head_busy`, and `h` is the head and not the tail.
+    fn unlink_head(self: &Arc<Self>, h: *mut Segment, guard: &Guard) {
+        // SAFETY: `h` is the live head (caller's contract).
+        let hs = unsafe { &*h };
+        // Acquire: `h` is not the tail, so its successor was linked (Release)
+        // before the tail moved past it.
+        let next = hs.next.load(Ordering::Acquire);
+        debug_assert!(!next.is_null() && next != closed_link());
+        // SAFETY: `next` is linked, hence alive.
+        let next_base = unsafe { (*next).base() };
+        // SeqCst: the lease-validation protocol (a cursor leases, then
+        // SeqCst-loads `head_base`; see `Cursor::enter`).
+        self.head.store(next, Ordering::SeqCst);
+        self.head_base.store(next_base, Ordering::SeqCst);
+        // Relaxed: a gauge.
+        self.linked.fetch_sub(1, Ordering::Relaxed);
+        let this = self.clone();
+        let seg = SegPtr(h);
+        // SAFETY of the deferred function: it runs once every thread that
+        // was pinned when `h` was still reachable has unpinned; after that
+        // only lease holders touch `h`, and `retire`/`release` decide who
+        // recycles it (exactly one of them).
+        guard.defer(move || {
+            let seg = seg;
+            // SAFETY: `seg.0` stays allocated until recycled (below or by
+            // the last lease holder).
+            if unsafe { (*seg.0).retire() } {
+                this.recycle(seg.0);
+            }
+        });
+    }
+
+    /// Zeroes a retired segment and returns it to the pool (or frees it when
+    /// the pool is full or the budget is exceeded). The caller owns `seg`
+    /// exclusively: retired, no lease, unlinked.
+    pub(crate) fn recycle(&self, seg: *mut Segment) {
+        // SAFETY: exclusive ownership is the caller's contract.
+        let s = unsafe { &*seg };
+        // Relaxed: gauges.
+        let over = self.allocated.load(Ordering::Relaxed) > self.max_segments;
+        if !over {
+            s.data.zero(s.used_bytes());
+            // Relaxed: gauge, updated before the push publishes the segment.
+            self.pooled.fetch_add(1, Ordering::Relaxed);
+            match self.pool.push(SegPtr(seg)) {
+                Ok(()) => return,
+                Err(_) => {
+                    self.pooled.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.allocated.fetch_sub(1, Ordering::Relaxed);
+        // SAFETY: exclusive owner; the box was created by `Segment::new`.
+        drop(unsafe { Box::from_raw(seg) });
+    }
+
+    /// Records the bytes of a segment that was just sealed at `offset`.
+    #[inline]
+    pub(crate) fn note_sealed(&self, offset: u64) {
+        // Relaxed: a statistic.
+        self.sealed_bytes.fetch_add(offset, Ordering::Relaxed);
+    }
+
+    /// Closes the log (see [`Log::close`]).
+    fn close(self: &Arc<Self>, status: CloseStatus) -> bool {
+        // SeqCst: totally ordered with producers' checks; only the first
+        // caller proceeds.
+        if self.closing.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        let _ = self.status.set(status);
+        let _guard = epoch::pin();
+        let mut t = self.tail_segment();
+        let final_seq = loop {
+            // SAFETY: pinned; `t` is the tail or was linked after it, so it
+            // cannot be recycled before we unpin (it is never the head's
+            // predecessor while we walk forward).
+            let ts = unsafe { &*t };
+            // AcqRel: totally ordered with reservations on this word (same
+            // location); Acquire so we see the sealer's work.
+            let old = ts.tail.fetch_or(segment::CLOSED, Ordering::AcqRel);
+            let (_, count, off) = unpack(old);
+            if off <= ts.size() as u64 {
+                break ts.base() + count;
+            }
+            let count = loop {
+                match ts.sealed_count() {
+                    Some(c) => break c,
+                    None => crate::sync::spin_hint(),
+                }
+            };
+            // AcqRel: installs the "closed here" link, or finds the
+            // successor that a linker published with Release.
+            match ts.next.compare_exchange(
+                std::ptr::null_mut(),
+                closed_link(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break ts.base() + count,
+                Err(n) => t = n,
+            }
+        };
+        // Relaxed: published by the Release store of `closed` below.
+        self.final_seq.store(final_seq, Ordering::Relaxed);
+        // Release: pairs with the Acquire load of `closed` in cursors, which
+        // then read `final_seq` and `status`.
+        self.closed.store(true, Ordering::Release);
+        self.wake_readers();
+        self.space.wake_all();
+        true
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Every cursor, producer and deferred retire held an `Arc`, so we are
+        // alone: free the linked list.
+        let mut p = self.head.load(Ordering::Relaxed);
+        while !p.is_null() && p != closed_link() {
+            // SAFETY: linked segments are owned by the list; nobody else
+            // references them now.
+            let seg = unsafe { Box::from_raw(p) };
+            p = seg.next.load(Ordering::Relaxed);
+        }
+    }
+}
+
+/// A multi-producer, multi-consumer broadcast log of byte records.
+///
+/// `Log` is a cheap handle (`Clone`, `Send`, `Sync`); producers and cursors
+/// keep the log alive. See the [module docs](crate::log) for the protocol.
+///
+/// ```
+/// use fanlog::{Log, Start};
+/// let log = Log::new();
+/// let mut a = log.cursor(Start::Earliest).unwrap();
+/// let mut b = log.cursor(Start::Earliest).unwrap();
+/// let producer = log.producer();
+/// assert_eq!(producer.append(b"hello").unwrap(), 0);
+/// assert_eq!(producer.append_with(7, b"world").unwrap(), 1);
+/// for c in [&mut a, &mut b] {
+///     assert_eq!(c.try_next().unwrap().data(), b"hello");
+///     let r = c.try_next().unwrap();
+///     assert_eq!((r.seq(), r.kind(), r.data()), (1, 7, &b"world"[..]));
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Log {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counters of a [`Log`], read with [`Log::stats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogStats {
+    /// Records appended (the next sequence number).
+    pub records_appended: u64,
+    /// Bytes appended, framed (24-byte header + payload, 8-byte aligned).
+    pub bytes_appended: u64,
+    /// Oldest retained sequence number.
+    pub oldest_seq: u64,
+    /// Segments linked (retained by the budget).
+    pub segments_retained: usize,
+    /// Bytes of segment memory held: linked segments plus unlinked ones
+    /// still leased by lagging cursors (pooled free segments excluded).
+    pub bytes_retained: usize,
+    /// High-water mark of `bytes_retained`.
+    pub peak_bytes_retained: usize,
+    /// Segment memory allocated in all, pool included.
+    pub bytes_allocated: usize,
+    /// Live cursors.
+    pub cursors: usize,
+    /// Segments evicted (`DropOldest`) while a cursor was still in them or
+    /// before them.
+    pub segments_evicted: u64,
+    /// Records cursors were told they missed (`Lagged`), summed.
+    pub records_missed: u64,
+    /// Whether the log is closed.
+    pub closed: bool,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Log {
+    /// A log with the default configuration (1 MiB segments, 64 MiB budget,
+    /// `Block` policy).
+    ///
+    /// # Panics
+    /// If the first segment cannot be allocated (out of memory). Use
+    /// [`Log::builder`] to handle that as an error.
+    pub fn new() -> Self {
+        Self::builder()
+            .build()
+            .expect("default configuration allocates one segment")
+    }
+
+    /// A builder for a configured log.
+    pub fn builder() -> LogBuilder {
+        LogBuilder::default()
+    }
+
+    pub(crate) fn from_config(config: LogConfig) -> std::io::Result<Self> {
+        Ok(Self {
+            shared: Shared::new(config)?,
+        })
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &LogConfig {
+        &self.shared.config
+    }
+
+    /// A new producer handle (cheap; one per thread or shared, as you like).
+    pub fn producer(&self) -> Producer {
+        Producer::new(self.shared.clone())
+    }
+
+    /// Appends `data` with kind 0; see [`Producer::append`]. Waits under
+    /// `Block` (not interruptible: use a [`Producer`] for that).
+    pub fn append(&self, data: &[u8]) -> Result<u64, AppendError> {
+        producer::append_one(&self.shared, 0, data, Deadline::Never, None)
+    }
+
+    /// Appends `data` with `kind`; see [`Producer::append_with`].
+    pub fn append_with(&self, kind: u32, data: &[u8]) -> Result<u64, AppendError> {
+        producer::append_one(&self.shared, kind, data, Deadline::Never, None)
+    }
+
+    /// A cursor positioned at `start`; see [`Start`] and [`StartError`].
+    pub fn cursor(&self, start: Start) -> Result<Cursor, StartError> {
+        Cursor::open(self.shared.clone(), start)
+    }
+
+    /// Closes the log with `status`. Idempotent: returns `true` for the call
+    /// that closed it, `false` afterwards (the first status wins).
+    ///
+    /// After it returns, appends fail with [`AppendError::Closed`]; every
+    /// cursor still receives every record whose append succeeded, and then
+    /// gets [`RecvError::Closed`](crate::RecvError::Closed) with `status`.
+    /// Blocked producers and readers wake up.
+    pub fn close(&self, status: CloseStatus) -> bool {
+        self.shared.close(status)
+    }
+
+    /// Whether [`close`](Self::close) has completed.
+    pub fn is_closed(&self) -> bool {
+        // Acquire: pairs with the Release store in `close`.
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// The close status, once closed.
+    pub fn close_status(&self) -> Option<CloseStatus> {
+        self.is_closed().then(|| self.shared.close_status())
+    }
+
+    /// The next sequence number to be appended (racy under concurrent
+    /// appends, exact when quiescent).
+    pub fn next_seq(&self) -> u64 {
+        self.shared.next_seq_and_bytes().0
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> LogStats {
+        let s = &self.shared;
+        let (next, bytes) = s.next_seq_and_bytes();
+        let seg = s.config.segment_size;
+        // Relaxed: statistics.
+        let allocated = s.allocated.load(Ordering::Relaxed);
+        let pooled = s.pooled.load(Ordering::Relaxed);
+        LogStats {
+            records_appended: next,
+            bytes_appended: bytes,
+            oldest_seq: s.head_base.load(Ordering::Relaxed),
+            segments_retained: s.linked.load(Ordering::Relaxed),
+            bytes_retained: (allocated - pooled) * seg,
+            peak_bytes_retained: s.peak_retained.load(Ordering::Relaxed) * seg,
+            bytes_allocated: allocated * seg,
+            cursors: s.cursors.load(Ordering::Relaxed),
+            segments_evicted: s.segments_evicted.load(Ordering::Relaxed),
+            records_missed: s.records_missed.load(Ordering::Relaxed),
+            closed: s.closed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl LogBuilder {
+    /// Builds the log, or explains what is wrong with the settings.
+    pub fn build(&self) -> Result<Log, crate::BuildError> {
+        let config = self.config()?;
+        Log::from_config(config)
+            .map_err(|e| crate::BuildError::new(format!("cannot allocate the first segment: {e}")))
+    }
+}

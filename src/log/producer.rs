@@ -1,0 +1,359 @@
+//! Producers: reserve, copy, commit.
+
+use super::frame::{commit_value, frame_len, HEADER, KIND_AT, LEN_AT, TIME_AT};
+use super::segment::{unpack, Segment, COUNT_SHIFT};
+use super::{Shared, Timestamps};
+use crate::error::AppendError;
+use crate::sync::Ordering;
+use crate::wait::{Deadline, Interrupt, WakeTarget, Waker};
+use crossbeam_epoch as epoch;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A handle that appends to a [`Log`](crate::Log).
+///
+/// Cheap to create and to clone, `Send + Sync`: share one between threads or
+/// give each thread its own. Each handle (and each clone) has its own
+/// interrupt, raised through [`waker`](Self::waker), which makes a blocked
+/// append (under [`OverflowPolicy::Block`](crate::OverflowPolicy::Block))
+/// return [`AppendError::Interrupted`].
+///
+/// Appends never take a lock and never allocate: one epoch pin, one
+/// `fetch_add` on the tail segment, a copy, one Release store, and one fence
+/// plus a load to learn whether a reader is asleep.
+pub struct Producer {
+    shared: Arc<Shared>,
+    interrupt: Arc<ProducerWake>,
+}
+
+struct ProducerWake {
+    interrupt: Interrupt,
+    shared: Arc<Shared>,
+}
+
+impl WakeTarget for ProducerWake {
+    fn interrupt(&self) {
+        self.interrupt.raise();
+        self.shared.space.wake_all();
+    }
+}
+
+impl Clone for Producer {
+    fn clone(&self) -> Self {
+        Producer::new(self.shared.clone())
+    }
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Producer")
+    }
+}
+
+impl Producer {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        let interrupt = Arc::new(ProducerWake {
+            interrupt: Interrupt::default(),
+            shared: shared.clone(),
+        });
+        Self { shared, interrupt }
+    }
+
+    /// Appends `data` with kind 0 and returns its sequence number. Under
+    /// `Block` it waits for room (interruptible); see
+    /// [`append_with`](Self::append_with) for the errors.
+    pub fn append(&self, data: &[u8]) -> Result<u64, AppendError> {
+        self.append_with(0, data)
+    }
+
+    /// Appends `data` with an application-defined `kind`.
+    ///
+    /// # Errors
+    /// [`AppendError::TooLarge`] (nothing appended), [`AppendError::Closed`],
+    /// [`AppendError::Full`] (`Reject`), [`AppendError::Interrupted`]
+    /// (`Block`).
+    pub fn append_with(&self, kind: u32, data: &[u8]) -> Result<u64, AppendError> {
+        append_one(
+            &self.shared,
+            kind,
+            data,
+            Deadline::Never,
+            Some(&self.interrupt.interrupt),
+        )
+    }
+
+    /// Like [`append_with`](Self::append_with), waiting at most `timeout` for
+    /// room ([`AppendError::Timeout`] after that).
+    pub fn append_timeout(
+        &self,
+        kind: u32,
+        data: &[u8],
+        timeout: Duration,
+    ) -> Result<u64, AppendError> {
+        append_one(
+            &self.shared,
+            kind,
+            data,
+            Deadline::after(timeout),
+            Some(&self.interrupt.interrupt),
+        )
+    }
+
+    /// Appends without ever waiting for room: [`AppendError::Full`] when the
+    /// budget is exhausted under `Block` (under `DropOldest` it evicts as
+    /// usual).
+    pub fn try_append(&self, kind: u32, data: &[u8]) -> Result<u64, AppendError> {
+        append_one(
+            &self.shared,
+            kind,
+            data,
+            Deadline::Now,
+            Some(&self.interrupt.interrupt),
+        )
+    }
+
+    /// Appends every record of `records` with one reservation, so they get
+    /// contiguous sequence numbers; returns the first one. The whole batch
+    /// must fit in one segment (`frame` = 24-byte header + payload, 8-byte
+    /// aligned): larger batches get [`AppendError::TooLarge`] with the
+    /// framed size; split them. An empty batch returns the next sequence
+    /// number and appends nothing.
+    pub fn append_batch<B: AsRef<[u8]>>(
+        &self,
+        kind: u32,
+        records: &[B],
+    ) -> Result<u64, AppendError> {
+        append_batch(
+            &self.shared,
+            kind,
+            records,
+            Deadline::Never,
+            Some(&self.interrupt.interrupt),
+        )
+    }
+
+    /// [`append_batch`](Self::append_batch) waiting at most `timeout`.
+    pub fn append_batch_timeout<B: AsRef<[u8]>>(
+        &self,
+        kind: u32,
+        records: &[B],
+        timeout: Duration,
+    ) -> Result<u64, AppendError> {
+        append_batch(
+            &self.shared,
+            kind,
+            records,
+            Deadline::after(timeout),
+            Some(&self.interrupt.interrupt),
+        )
+    }
+
+    /// [`append_batch`](Self::append_batch) that never waits for room.
+    pub fn try_append_batch<B: AsRef<[u8]>>(
+        &self,
+        kind: u32,
+        records: &[B],
+    ) -> Result<u64, AppendError> {
+        append_batch(
+            &self.shared,
+            kind,
+            records,
+            Deadline::Now,
+            Some(&self.interrupt.interrupt),
+        )
+    }
+
+    /// A handle that interrupts this producer's blocked appends.
+    pub fn waker(&self) -> Waker {
+        Waker {
+            target: self.interrupt.clone(),
+        }
+    }
+
+    /// The largest batch, in framed bytes, that
+    /// [`append_batch`](Self::append_batch) accepts (the segment size).
+    pub fn max_batch_bytes(&self) -> usize {
+        self.shared.config.segment_size
+    }
+}
+
+/// Nanoseconds since the Unix epoch from the configured clock.
+#[inline]
+fn now_ns(ts: Timestamps) -> u64 {
+    let clock = match ts {
+        Timestamps::Off => return 0,
+        Timestamps::Coarse => libc::CLOCK_REALTIME_COARSE,
+        Timestamps::Precise => libc::CLOCK_REALTIME,
+    };
+    if cfg!(miri) {
+        return std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    }
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid out-pointer; clock_gettime is a vDSO call that
+    // writes it and has no other effect.
+    unsafe { libc::clock_gettime(clock, &mut t) };
+    (t.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(t.tv_nsec as u64)
+}
+
+/// Writes the frame for `seq` at `off` and commits it.
+///
+/// # Safety
+/// The caller reserved `[off, off + frame_len(data.len()))` in `seg` (so no
+/// one else writes there in this life of the segment) and the range lies
+/// within the segment.
+#[inline]
+unsafe fn write_frame(seg: &Segment, off: usize, seq: u64, kind: u32, time: u64, data: &[u8]) {
+    seg.data.track_write(off);
+    let p = seg.data.at(off);
+    // SAFETY: the reservation gives us exclusive write access to the whole
+    // frame; `p` is 8-aligned so the u32/u64 header fields are aligned; the
+    // payload fits (`off + frame_len <= size`), and `data` cannot overlap
+    // segment memory that is reserved by us and not yet published.
+    unsafe {
+        (p.add(LEN_AT) as *mut u32).write(data.len() as u32);
+        (p.add(KIND_AT) as *mut u32).write(kind);
+        (p.add(TIME_AT) as *mut u64).write(time);
+        std::ptr::copy_nonoverlapping(data.as_ptr(), p.add(HEADER), data.len());
+    }
+    // Release: publishes the header and payload; pairs with the Acquire load
+    // of the commit word in `Cursor::poll`.
+    seg.data
+        .commit_word(off)
+        .store(commit_value(seq), Ordering::Release);
+}
+
+/// The append path for one record.
+pub(crate) fn append_one(
+    shared: &Arc<Shared>,
+    kind: u32,
+    data: &[u8],
+    deadline: Deadline,
+    interrupt: Option<&Interrupt>,
+) -> Result<u64, AppendError> {
+    let max = shared.config.max_record_size;
+    if data.len() > max {
+        return Err(AppendError::TooLarge {
+            len: data.len(),
+            max,
+        });
+    }
+    let flen = frame_len(data.len()) as u64;
+    let time = now_ns(shared.config.timestamps);
+    let seq = reserve(shared, 1, flen, deadline, interrupt, |seg, off, seq| {
+        // SAFETY: `reserve` hands us a reservation of `flen` bytes at `off`.
+        unsafe { write_frame(seg, off, seq, kind, time, data) };
+    })?;
+    shared.notify_readers();
+    Ok(seq)
+}
+
+/// The append path for a batch.
+pub(crate) fn append_batch<B: AsRef<[u8]>>(
+    shared: &Arc<Shared>,
+    kind: u32,
+    records: &[B],
+    deadline: Deadline,
+    interrupt: Option<&Interrupt>,
+) -> Result<u64, AppendError> {
+    let max = shared.config.max_record_size;
+    let mut total = 0usize;
+    for r in records {
+        let len = r.as_ref().len();
+        if len > max {
+            return Err(AppendError::TooLarge { len, max });
+        }
+        total += frame_len(len);
+    }
+    if records.is_empty() {
+        if shared.is_closing() {
+            return Err(AppendError::Closed(shared.close_status()));
+        }
+        return Ok(shared.next_seq_and_bytes().0);
+    }
+    let seg_size = shared.config.segment_size;
+    if total > seg_size {
+        return Err(AppendError::TooLarge {
+            len: total,
+            max: seg_size,
+        });
+    }
+    let time = now_ns(shared.config.timestamps);
+    let seq = reserve(
+        shared,
+        records.len() as u64,
+        total as u64,
+        deadline,
+        interrupt,
+        |seg, off, seq| {
+            let mut off = off;
+            for (i, r) in records.iter().enumerate() {
+                let r = r.as_ref();
+                // SAFETY: the reservation covers all frames back to back; this
+                // one starts at `off` and ends before the next.
+                unsafe { write_frame(seg, off, seq + i as u64, kind, time, r) };
+                off += frame_len(r.len());
+            }
+        },
+    )?;
+    shared.notify_readers();
+    Ok(seq)
+}
+
+/// Reserves `count` frames totalling `bytes` in the tail segment (moving to
+/// or linking a successor as needed), runs `write(segment, offset, seq)` on
+/// the reservation, and returns the first sequence number.
+#[inline]
+fn reserve(
+    shared: &Arc<Shared>,
+    count: u64,
+    bytes: u64,
+    deadline: Deadline,
+    interrupt: Option<&Interrupt>,
+    write: impl FnOnce(&Segment, usize, u64),
+) -> Result<u64, AppendError> {
+    if shared.is_closing() {
+        return Err(AppendError::Closed(shared.close_status()));
+    }
+    let guard = epoch::pin();
+    let mut seg_ptr = shared.tail_segment();
+    loop {
+        // SAFETY: we are pinned and found `seg_ptr` as the tail or as a
+        // linked successor of a segment we held: it cannot be recycled
+        // before we unpin.
+        let seg = unsafe { &*seg_ptr };
+        // Relaxed: the reservation only needs the modification order of
+        // this word; the segment's fields were made visible by the Acquire
+        // that found it, and the data we write is published by the commit's
+        // Release store.
+        let old = seg
+            .tail
+            .fetch_add((count << COUNT_SHIFT) | bytes, Ordering::Relaxed);
+        let (closed, idx, off) = unpack(old);
+        if closed {
+            return Err(AppendError::Closed(shared.close_status()));
+        }
+        let size = seg.size() as u64;
+        if off + bytes <= size {
+            let seq = seg.base() + idx;
+            write(seg, off as usize, seq);
+            return Ok(seq);
+        }
+        if off <= size {
+            // The first reservation past the end: seal. Release pairs with
+            // the Acquire in `Segment::sealed_count`.
+            seg.sealed
+                .store(super::segment::SEALED | idx, Ordering::Release);
+            shared.note_sealed(off);
+            // Readers waiting at the end must re-check (they move on once
+            // the successor is linked).
+        }
+        seg_ptr = shared.advance_tail(seg, &guard, deadline, interrupt)?;
+    }
+}

@@ -1,0 +1,330 @@
+//! Segments: fixed-size regions of frames, their reservation word, their
+//! lease count, and the memory behind them.
+//!
+//! # The reservation word (`Segment::tail`)
+//!
+//! One `u64`, changed only by `fetch_add` (appends) and `fetch_or` (close):
+//!
+//! ```text
+//!  63     62 ........... 40  39 ........................ 0
+//! [CLOSED][ record count   ][ byte offset of the next frame ]
+//! ```
+//!
+//! * `OFFSET` (bits 0..40): bytes reserved so far. A reservation of `n`
+//!   frames totalling `b` bytes adds `n << COUNT_SHIFT | b`; it succeeded iff
+//!   `old_offset + b <= segment size`. Offsets past the end are harmless:
+//!   they only tell later producers that the segment is sealed.
+//! * `COUNT` (bits 40..63): frames reserved so far; the reservation's first
+//!   slot index is `old_count`, so sequence numbers follow byte order.
+//! * `CLOSED` (bit 63): set by `Log::close`; a reservation whose old value
+//!   has it fails with `Closed`. The close's own `fetch_or` therefore fixes
+//!   the exact last sequence number.
+//!
+//! The first reservation that does not fit *seals* the segment: it stores
+//! `SEALED | old_count` in `Segment::sealed` (every later reservation also
+//! fails, since offsets only grow). Readers use the sealed count to know
+//! that no frame follows.
+//!
+//! # The lease word (`Segment::state`)
+//!
+//! * bits 0..62: leases held by cursors (one per cursor, on the segment it is
+//!   reading);
+//! * `RETIRED` (bit 63): the segment was unlinked from the log and every
+//!   thread that could still have reached it through the list has unpinned
+//!   (set by an epoch-deferred function).
+//!
+//! Whoever moves the word to exactly `RETIRED` (no leases) recycles the
+//! segment: the deferred retire when no lease is held, or else the release
+//! of the last lease.
+
+use crate::sync::{AtomicPtr, AtomicU64, Ordering};
+use crossbeam_utils::CachePadded;
+use std::ptr;
+
+/// Reservation word: the log was closed while this was the tail.
+pub(crate) const CLOSED: u64 = 1 << 63;
+/// Reservation word: shift of the record count.
+pub(crate) const COUNT_SHIFT: u32 = 40;
+/// Reservation word: mask of the byte offset.
+pub(crate) const OFFSET_MASK: u64 = (1 << COUNT_SHIFT) - 1;
+/// Reservation word: mask of the record count (after shifting).
+pub(crate) const COUNT_MASK: u64 = (1 << (63 - COUNT_SHIFT)) - 1;
+
+/// `Segment::sealed`: set once the final record count is known.
+pub(crate) const SEALED: u64 = 1 << 63;
+
+/// `Segment::state`: unlinked, and past its epoch grace period.
+pub(crate) const RETIRED: u64 = 1 << 63;
+
+/// The largest segment: keeps `COUNT` far from overflowing (every frame is
+/// at least 24 bytes, so at most 2^27/24 < 2^23 frames per segment, with
+/// room left for failed reservations).
+pub(crate) const MAX_SEGMENT_SIZE: usize = 1 << 27;
+
+/// Unpacks a reservation word into `(closed, count, offset)`.
+#[inline]
+pub(crate) fn unpack(word: u64) -> (bool, u64, u64) {
+    (
+        word & CLOSED != 0,
+        (word >> COUNT_SHIFT) & COUNT_MASK,
+        word & OFFSET_MASK,
+    )
+}
+
+/// `next` value meaning "the log was closed here: no successor, ever".
+#[inline]
+pub(crate) fn closed_link() -> *mut Segment {
+    ptr::dangling_mut::<Segment>()
+}
+
+/// Where a segment's bytes live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Memory {
+    /// Anonymous memory maps (memmap2); the default.
+    Mmap,
+    /// Aligned heap blocks (used under Miri, which cannot mmap).
+    Heap,
+}
+
+/// The bytes of one segment.
+pub(crate) struct Storage {
+    /// Base address, 64-byte aligned (page aligned for maps).
+    ptr: *mut u8,
+    /// Size in bytes.
+    len: usize,
+    /// Keeps the map alive (unmapped on drop).
+    _map: Option<memmap2::MmapMut>,
+    /// Under loom: the commit words live here (loom atomics cannot be placed
+    /// in raw bytes), one per 8-byte slot.
+    #[cfg(fanlog_loom)]
+    words: Box<[AtomicU64]>,
+    /// Under loom: a tracked cell per 8-byte slot, touched by the frame's
+    /// writer (`with_mut`) and readers (`with`), so loom reports a read that
+    /// is not ordered after the write.
+    #[cfg(fanlog_loom)]
+    shadow: Box<[crate::sync::UnsafeCell<()>]>,
+}
+
+// SAFETY: `Storage` owns its memory exclusively (the raw pointer is a
+// handle to memory it allocated); concurrent access to the bytes is governed
+// by the frame protocol (reserve, write, Release commit; Acquire read).
+unsafe impl Send for Storage {}
+// SAFETY: as above; shared access only goes through atomics (commit words)
+// or bytes that the protocol makes immutable once committed.
+unsafe impl Sync for Storage {}
+
+const HEAP_ALIGN: usize = 64;
+
+impl Storage {
+    /// Allocates `len` zeroed bytes.
+    pub(crate) fn new(len: usize, memory: Memory) -> std::io::Result<Self> {
+        let (ptr, map) = match memory {
+            Memory::Mmap if !cfg!(miri) => {
+                let mut map = memmap2::MmapOptions::new().len(len).map_anon()?;
+                (map.as_mut_ptr(), Some(map))
+            }
+            _ => {
+                let layout = std::alloc::Layout::from_size_align(len, HEAP_ALIGN)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+                // SAFETY: `len` > 0 (segment sizes are at least 256 bytes).
+                let p = unsafe { std::alloc::alloc_zeroed(layout) };
+                if p.is_null() {
+                    return Err(std::io::Error::from(std::io::ErrorKind::OutOfMemory));
+                }
+                (p, None)
+            }
+        };
+        Ok(Self {
+            ptr,
+            len,
+            _map: map,
+            #[cfg(fanlog_loom)]
+            words: (0..len / 8).map(|_| AtomicU64::new(0)).collect(),
+            #[cfg(fanlog_loom)]
+            shadow: (0..len / 8)
+                .map(|_| crate::sync::UnsafeCell::new(()))
+                .collect(),
+        })
+    }
+
+    /// The commit word of the frame at `off`.
+    #[inline]
+    pub(crate) fn commit_word(&self, off: usize) -> &AtomicU64 {
+        debug_assert!(off % 8 == 0 && off + 8 <= self.len);
+        #[cfg(fanlog_loom)]
+        {
+            &self.words[off / 8]
+        }
+        #[cfg(not(fanlog_loom))]
+        // SAFETY: `off` is 8-aligned and `off + 8 <= len` (frames are only
+        // placed where a whole header fits), the base is at least 64-byte
+        // aligned, and the memory lives as long as `self`. These 8 bytes are
+        // only ever accessed atomically while they serve as a commit word in
+        // this life of the segment; earlier non-atomic writes to them (payload
+        // of a previous life) happen-before via the recycle/zero path.
+        unsafe {
+            &*(self.ptr.add(off) as *const AtomicU64)
+        }
+    }
+
+    /// Raw pointer to byte `off`.
+    #[inline]
+    pub(crate) fn at(&self, off: usize) -> *mut u8 {
+        debug_assert!(off <= self.len);
+        // SAFETY: `off <= len`, so the result stays inside (or one past) the
+        // allocation.
+        unsafe { self.ptr.add(off) }
+    }
+
+    /// Loom bookkeeping: the writer of the frame at `off` is writing it.
+    #[inline]
+    pub(crate) fn track_write(&self, _off: usize) {
+        #[cfg(fanlog_loom)]
+        self.shadow[_off / 8].with_mut(|_| ());
+    }
+
+    /// Loom bookkeeping: a reader reads the frame at `off`.
+    #[inline]
+    pub(crate) fn track_read(&self, _off: usize) {
+        #[cfg(fanlog_loom)]
+        self.shadow[_off / 8].with(|_| ());
+    }
+
+    /// Zeroes the first `used` bytes. The caller must have exclusive access.
+    pub(crate) fn zero(&self, used: usize) {
+        let used = used.min(self.len);
+        // SAFETY: exclusive access is the caller's contract (the segment is
+        // being recycled: unlinked, past its grace period, no leases), and
+        // `used <= len`.
+        unsafe { ptr::write_bytes(self.ptr, 0, used) };
+        #[cfg(fanlog_loom)]
+        {
+            for w in self.words.iter() {
+                w.store(0, Ordering::Relaxed);
+            }
+            for s in self.shadow.iter() {
+                s.with_mut(|_| ());
+            }
+        }
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        if self._map.is_none() {
+            let layout = std::alloc::Layout::from_size_align(self.len, HEAP_ALIGN)
+                .expect("layout was valid at allocation");
+            // SAFETY: `ptr` was returned by `alloc_zeroed` with this layout
+            // and is freed exactly once, here.
+            unsafe { std::alloc::dealloc(self.ptr, layout) };
+        }
+    }
+}
+
+/// One segment of the log.
+pub(crate) struct Segment {
+    /// Reservation word (see the module docs); on its own cache line because
+    /// every producer hits it and readers never do.
+    pub(crate) tail: CachePadded<AtomicU64>,
+    /// `SEALED | final record count` once sealed, `0` before.
+    pub(crate) sealed: AtomicU64,
+    /// Successor: null until linked, [`closed_link`] if the log closed here.
+    pub(crate) next: AtomicPtr<Segment>,
+    /// Sequence number of the first record (written before publication).
+    pub(crate) base: AtomicU64,
+    /// Lease count and `RETIRED` bit (see the module docs).
+    pub(crate) state: AtomicU64,
+    /// The frames.
+    pub(crate) data: Storage,
+}
+
+impl Segment {
+    /// A fresh, zeroed segment of `size` bytes starting at `base`.
+    pub(crate) fn new(size: usize, memory: Memory, base: u64) -> std::io::Result<Box<Self>> {
+        Ok(Box::new(Self {
+            tail: CachePadded::new(AtomicU64::new(0)),
+            sealed: AtomicU64::new(0),
+            next: AtomicPtr::new(ptr::null_mut()),
+            base: AtomicU64::new(base),
+            state: AtomicU64::new(0),
+            data: Storage::new(size, memory)?,
+        }))
+    }
+
+    /// Size in bytes.
+    #[inline]
+    pub(crate) fn size(&self) -> usize {
+        self.data.len
+    }
+
+    /// Sequence number of the first record. Relaxed: `base` is written
+    /// before the segment is published with a Release store and read after
+    /// the Acquire load that found it.
+    #[inline]
+    pub(crate) fn base(&self) -> u64 {
+        self.base.load(Ordering::Relaxed)
+    }
+
+    /// The final record count, once sealed.
+    #[inline]
+    pub(crate) fn sealed_count(&self) -> Option<u64> {
+        // Acquire: pairs with the sealer's Release store.
+        let s = self.sealed.load(Ordering::Acquire);
+        (s & SEALED != 0).then_some(s & !SEALED)
+    }
+
+    /// Prepares a recycled segment for a new life starting at `base`. The
+    /// caller has exclusive access (it took the segment from the pool).
+    pub(crate) fn reset(&self, base: u64) {
+        // Relaxed: the segment is published afterwards with a Release store
+        // (`next`, then the log's tail), which orders all of these.
+        self.tail.store(0, Ordering::Relaxed);
+        self.sealed.store(0, Ordering::Relaxed);
+        self.next.store(ptr::null_mut(), Ordering::Relaxed);
+        self.base.store(base, Ordering::Relaxed);
+        self.state.store(0, Ordering::Relaxed);
+    }
+
+    /// Bytes used in the life that is ending (for zeroing).
+    pub(crate) fn used_bytes(&self) -> usize {
+        // Relaxed: called with exclusive access after the grace period.
+        let (_, _, off) = unpack(self.tail.load(Ordering::Relaxed));
+        (off as usize).min(self.size())
+    }
+
+    /// Takes a lease. Only sound while the caller is epoch-pinned and found
+    /// the segment through the list (so it cannot be retired concurrently),
+    /// or already holds a lease on it.
+    #[inline]
+    pub(crate) fn lease(&self) {
+        // SeqCst: ordered against the reclaimer's SeqCst load of `state`
+        // and our following SeqCst load of the log's head (see
+        // `Shared::try_reclaim` and `Cursor::enter`).
+        self.state.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Leases held right now.
+    #[inline]
+    pub(crate) fn leases(&self) -> u64 {
+        // SeqCst: see `lease`.
+        self.state.load(Ordering::SeqCst) & !RETIRED
+    }
+
+    /// Drops a lease; `true` if the caller must recycle the segment (it was
+    /// the last lease of a retired segment).
+    #[inline]
+    #[must_use]
+    pub(crate) fn release(&self) -> bool {
+        // AcqRel: the last releaser must see every other reader's accesses
+        // (they released before it), and they must not be reordered after.
+        self.state.fetch_sub(1, Ordering::AcqRel) == RETIRED | 1
+    }
+
+    /// Marks the segment retired (after its grace period); `true` if the
+    /// caller must recycle it (no lease was held).
+    #[must_use]
+    pub(crate) fn retire(&self) -> bool {
+        // AcqRel: as in `release`.
+        self.state.fetch_or(RETIRED, Ordering::AcqRel) & !RETIRED == 0
+    }
+}

@@ -1,0 +1,389 @@
+//! Waiting without lost wake-ups: the event count, deadlines, interrupts and
+//! readiness file descriptors shared by log cursors, blocked producers, hub
+//! subscriptions and snapshot readers.
+//!
+//! # The event count
+//!
+//! A waiter must never go to sleep just after the condition it waits for
+//! became true. [`EventCount`] closes that window the way futex-based event
+//! counts do:
+//!
+//! 1. the waiter announces itself ([`EventCount::prepare`] increments
+//!    `waiters`, then reads the current `epoch` as its *key*),
+//! 2. re-checks its condition (data available, closed, interrupted...),
+//! 3. sleeps with [`EventCount::wait`] *only if `epoch` still equals the key*
+//!    (the kernel compares and sleeps atomically: `FUTEX_WAIT`).
+//!
+//! The notifier first makes the condition true, then calls
+//! [`EventCount::notify`], which costs one fence and one load when nobody is
+//! waiting; otherwise it bumps `epoch` and wakes the sleepers. A full fence
+//! sits between "condition stored" and "`waiters` loaded" on the notifier
+//! side and between "`waiters` incremented" and "condition loaded" on the
+//! waiter side, so at least one of the two sees the other (the store-buffer
+//! litmus test): either the waiter sees the condition, or the notifier sees
+//! the waiter and bumps the epoch, which makes the futex wait return at once.
+//!
+//! Under loom the futex is modelled by a mutex and a condition variable with
+//! the same compare-then-sleep semantics, so the models check this protocol.
+
+use crate::sync::{fence, AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// When a blocking call gives up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Deadline {
+    /// Do not wait at all.
+    Now,
+    /// Wait until this instant.
+    At(Instant),
+    /// Wait as long as it takes.
+    Never,
+}
+
+impl Deadline {
+    /// A deadline `timeout` from now (`Duration::ZERO` means don't wait; a
+    /// timeout too large to represent means wait forever).
+    pub(crate) fn after(timeout: Duration) -> Self {
+        if timeout.is_zero() {
+            Deadline::Now
+        } else {
+            match Instant::now().checked_add(timeout) {
+                Some(at) => Deadline::At(at),
+                None => Deadline::Never,
+            }
+        }
+    }
+
+    /// Time left, `None` for "forever"; `Some(ZERO)` once expired.
+    pub(crate) fn remaining(self) -> Option<Duration> {
+        match self {
+            Deadline::Now => Some(Duration::ZERO),
+            Deadline::At(at) => Some(at.saturating_duration_since(Instant::now())),
+            Deadline::Never => None,
+        }
+    }
+
+    /// Whether the deadline has passed.
+    pub(crate) fn expired(self) -> bool {
+        self.remaining() == Some(Duration::ZERO)
+    }
+}
+
+/// How many times a waiter re-checks its condition (with a spin hint, then
+/// a yield) before it registers and parks.
+#[cfg(not(fanlog_loom))]
+pub(crate) const SPIN_ROUNDS: u32 = 64;
+#[cfg(fanlog_loom)]
+pub(crate) const SPIN_ROUNDS: u32 = 0;
+
+/// Brief adaptive spinning: returns `false` when the caller should park.
+#[inline]
+pub(crate) fn backoff(round: u32) -> bool {
+    if round < SPIN_ROUNDS / 2 {
+        for _ in 0..(1u32 << round.min(6)) {
+            crate::sync::spin_hint();
+        }
+        true
+    } else if round < SPIN_ROUNDS {
+        crate::sync::yield_now();
+        true
+    } else {
+        false
+    }
+}
+
+/// A futex-backed event count (see the module docs).
+#[derive(Debug, Default)]
+pub(crate) struct EventCount {
+    /// Bumped by every notify that found a waiter; the futex word.
+    epoch: AtomicU32,
+    /// Threads between `prepare` and `finish`.
+    waiters: AtomicU32,
+    #[cfg(fanlog_loom)]
+    lock: crate::sync::Mutex<()>,
+    #[cfg(fanlog_loom)]
+    cond: crate::sync::Condvar,
+}
+
+impl EventCount {
+    /// A new event count with no waiters.
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers the caller as a waiter and returns its key. The caller must
+    /// re-check its condition after this, then either [`wait`](Self::wait)
+    /// or not, and in both cases call [`finish`](Self::finish) once.
+    #[inline]
+    pub(crate) fn prepare(&self) -> u32 {
+        // Relaxed increment: the SeqCst fence below orders it before the
+        // waiter's re-check of the condition (store-buffer litmus, see docs).
+        self.waiters.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        // Relaxed: the epoch is only compared by the kernel (or the loom
+        // stand-in), which re-reads it atomically before sleeping.
+        self.epoch.load(Ordering::Relaxed)
+    }
+
+    /// Unregisters a waiter (after waking, or when the re-check succeeded).
+    #[inline]
+    pub(crate) fn finish(&self) {
+        // Relaxed: a stale non-zero count only costs a notifier a wake-up.
+        self.waiters.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Whether anybody is registered. Relaxed: callers fence first.
+    #[inline]
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.waiters.load(Ordering::Relaxed) != 0
+    }
+
+    /// Wakes every registered waiter if there is one. Call it *after*
+    /// making the awaited condition true.
+    #[inline]
+    pub(crate) fn notify(&self) {
+        // Pairs with the fence in `prepare`: orders the caller's condition
+        // store before the load of `waiters`.
+        fence(Ordering::SeqCst);
+        if self.has_waiters() {
+            self.wake_all();
+        }
+    }
+
+    /// Wakes every waiter unconditionally (used by interrupt and close).
+    pub(crate) fn wake_all(&self) {
+        // Release: a woken waiter that sees the new epoch also sees what the
+        // notifier stored before (it re-checks its condition anyway).
+        self.epoch.fetch_add(1, Ordering::Release);
+        #[cfg(not(fanlog_loom))]
+        futex_wake(&self.epoch);
+        #[cfg(fanlog_loom)]
+        {
+            let _g = self.lock.lock().unwrap();
+            self.cond.notify_all();
+        }
+    }
+
+    /// Sleeps while the epoch still equals `key`, until woken or until
+    /// `deadline`. Returns early on spurious wake-ups: callers loop.
+    pub(crate) fn wait(&self, key: u32, deadline: Deadline) {
+        #[cfg(not(fanlog_loom))]
+        {
+            let timeout = deadline.remaining();
+            if timeout == Some(Duration::ZERO) {
+                return;
+            }
+            futex_wait(&self.epoch, key, timeout);
+        }
+        #[cfg(fanlog_loom)]
+        {
+            if deadline != Deadline::Never {
+                // loom has no clock: a timed wait is a yield, the caller's
+                // loop re-checks (models use only untimed waits).
+                crate::sync::yield_now();
+                return;
+            }
+            let mut g = self.lock.lock().unwrap();
+            while self.epoch.load(Ordering::Acquire) == key {
+                g = self.cond.wait(g).unwrap();
+            }
+        }
+    }
+}
+
+#[cfg(not(fanlog_loom))]
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+    let ts;
+    let ts_ptr = match timeout {
+        Some(d) => {
+            ts = libc::timespec {
+                tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+                tv_nsec: d.subsec_nanos() as libc::c_long,
+            };
+            &ts as *const libc::timespec
+        }
+        None => std::ptr::null(),
+    };
+    // SAFETY: `word` is a live, aligned 32-bit atomic for the duration of the
+    // call; the kernel only reads it. `ts_ptr` is null or points to `ts`,
+    // which outlives the call. EINTR/EAGAIN/ETIMEDOUT are all "return".
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word as *const AtomicU32,
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            ts_ptr,
+        );
+    }
+}
+
+#[cfg(not(fanlog_loom))]
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: `word` is a live, aligned 32-bit atomic; FUTEX_WAKE only uses
+    // its address as a key.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word as *const AtomicU32,
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            i32::MAX,
+        );
+    }
+}
+
+/// A sticky interrupt flag: [`raise`](Interrupt::raise) from any thread makes
+/// the owner's current or next blocking wait return `Interrupted` once.
+#[derive(Debug, Default)]
+pub(crate) struct Interrupt {
+    /// Raised and not yet consumed.
+    raised: AtomicBool,
+}
+
+impl Interrupt {
+    /// Raises the flag. The caller then wakes the event count the owner
+    /// sleeps on.
+    pub(crate) fn raise(&self) {
+        // SeqCst: read by a waiter after its `prepare` fence; the raiser's
+        // wake-up (epoch bump) follows this store.
+        self.raised.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the flag is raised (does not consume it).
+    pub(crate) fn is_raised(&self) -> bool {
+        // SeqCst: read after a waiter's `prepare` fence (see `raise`).
+        self.raised.load(Ordering::SeqCst)
+    }
+
+    /// Consumes the flag: `true` if it was raised.
+    pub(crate) fn take(&self) -> bool {
+        // Relaxed load first so the common case writes nothing; Acquire swap
+        // pairs with the raiser's store.
+        self.raised.load(Ordering::Relaxed) && self.raised.swap(false, Ordering::Acquire)
+    }
+}
+
+/// A Linux eventfd used as a readiness file descriptor: readable while the
+/// object it belongs to has something to deliver (and possibly, spuriously,
+/// until the next read that finds nothing).
+#[derive(Debug)]
+pub(crate) struct ReadinessFd {
+    /// The eventfd (non-blocking, close-on-exec).
+    fd: libc::c_int,
+    /// Set while the owner waits for the fd to be signalled by a notifier.
+    armed: AtomicBool,
+}
+
+impl ReadinessFd {
+    /// Creates the eventfd.
+    pub(crate) fn new() -> std::io::Result<Self> {
+        // SAFETY: plain syscall wrapper with constant flags; no pointers.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Self {
+            fd,
+            armed: AtomicBool::new(false),
+        })
+    }
+
+    /// The raw descriptor (owned by this object, closed on drop).
+    pub(crate) fn raw(&self) -> libc::c_int {
+        self.fd
+    }
+
+    /// Makes the fd readable.
+    pub(crate) fn signal(&self) {
+        let one: u64 = 1;
+        // SAFETY: `fd` is an open eventfd owned by `self`; we pass a pointer
+        // to 8 readable bytes as eventfd requires. EAGAIN (counter at max)
+        // leaves it readable, which is what we want.
+        unsafe {
+            libc::write(self.fd, &one as *const u64 as *const libc::c_void, 8);
+        }
+    }
+
+    /// Makes the fd non-readable (drains the counter).
+    pub(crate) fn clear(&self) {
+        let mut buf: u64 = 0;
+        // SAFETY: `fd` is an open non-blocking eventfd owned by `self`; `buf`
+        // is 8 writable bytes. EAGAIN means it was already clear.
+        unsafe {
+            libc::read(self.fd, &mut buf as *mut u64 as *mut libc::c_void, 8);
+        }
+    }
+
+    /// Arms the fd: a later [`fire_if_armed`](Self::fire_if_armed) signals
+    /// it. Returns `false` if it was already armed.
+    pub(crate) fn arm(&self) -> bool {
+        // SeqCst: part of the waiter-registration protocol (see EventCount).
+        !self.armed.swap(true, Ordering::SeqCst)
+    }
+
+    /// Disarms without signalling; `true` if it was armed.
+    pub(crate) fn disarm(&self) -> bool {
+        self.armed.swap(false, Ordering::SeqCst)
+    }
+
+    /// Signals the fd if it was armed; `true` if it fired.
+    pub(crate) fn fire_if_armed(&self) -> bool {
+        // Relaxed pre-check keeps notifiers from writing to every fd's line.
+        if self.armed.load(Ordering::Relaxed) && self.disarm() {
+            self.signal();
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl Drop for ReadinessFd {
+    fn drop(&mut self) {
+        // SAFETY: we own `fd` and nobody uses it after drop.
+        unsafe {
+            libc::close(self.fd);
+        }
+    }
+}
+
+/// Interrupts the blocking waits of one cursor, producer or subscription
+/// from any thread.
+///
+/// An interrupt is sticky: if the owner is not waiting when
+/// [`interrupt`](Waker::interrupt) is called, its *next* blocking call
+/// returns `Interrupted` at once (and only that one). Cloning a waker is
+/// cheap; all clones interrupt the same owner.
+///
+/// ```
+/// use fanlog::{Log, RecvError, Start};
+/// let log = Log::new();
+/// let mut cursor = log.cursor(Start::Latest).unwrap();
+/// let waker = cursor.waker();
+/// let t = std::thread::spawn(move || waker.interrupt());
+/// assert_eq!(cursor.next().unwrap_err(), RecvError::Interrupted);
+/// t.join().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Waker {
+    pub(crate) target: std::sync::Arc<dyn WakeTarget>,
+}
+
+impl Waker {
+    /// Interrupts the owner's current (or next) blocking wait.
+    pub fn interrupt(&self) {
+        self.target.interrupt();
+    }
+}
+
+impl std::fmt::Debug for Waker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Waker")
+    }
+}
+
+/// Something a [`Waker`] can interrupt.
+pub(crate) trait WakeTarget: Send + Sync {
+    /// Raise the interrupt and wake the owner wherever it sleeps.
+    fn interrupt(&self);
+}
