@@ -57,7 +57,9 @@ compile_error!("fanlog currently supports Linux only (futex, eventfd)");
 
 pub mod docs;
 mod error;
+pub mod hub;
 pub mod log;
+pub mod snapshot;
 mod sync;
 mod wait;
 
