@@ -206,9 +206,9 @@ impl Cursor {
                     };
                     break (seg as *const Segment, s.size(), count);
                 }
-                Start::At(want) => match locate(&shared, seg, want, &guard) {
-                    Ok(found) => break found,
-                    Err(e) => return Err(e),
+                Start::At(want) => match locate(&shared, seg, want, &guard)? {
+                    Some(found) => break found,
+                    None => continue,
                 },
             }
         };
@@ -325,13 +325,11 @@ impl Cursor {
         let shared = self.shared.clone();
         let guard = epoch::pin();
         let cur = self.segment();
-        // SeqCst: the lease-validation protocol (see `lease_validated`).
-        let head_base = shared.head_base.load(Ordering::SeqCst);
-        let (next, missed) = if cur.base() >= head_base {
-            // Still linked when we loaded `head_base`, and we are pinned:
-            // the successor cannot be recycled before we unpin, even if it
-            // gets evicted meanwhile. Acquire pairs with the linker's
-            // Release CAS.
+        let mut successor = None;
+        if !cur.is_unlinked() {
+            // `cur` was still linked after we pinned, so its successor cannot
+            // be retired before we unpin, even if it is evicted meanwhile.
+            // Acquire pairs with the linker's Release CAS.
             let n = cur.next.load(Ordering::Acquire);
             if n.is_null() || n == closed_link() {
                 // Not linked yet, or the log closed exactly here.
@@ -341,18 +339,23 @@ impl Cursor {
                 return Err(RecvError::Empty);
             }
             // SAFETY: see above.
-            unsafe { (*n).lease() };
-            (n as *const Segment, 0)
-        } else {
-            // Our segment was evicted: its `next` may be recycled already.
-            loop {
+            if unsafe { (*n).lease() } {
+                successor = Some((n as *const Segment, 0));
+            } else {
+                shared.drop_lease(n, false); // evicted meanwhile
+            }
+        }
+        let (next, missed) = match successor {
+            Some(s) => s,
+            // Our segment (or its successor) was evicted: continue at the head.
+            None => loop {
                 let h = shared.head_segment();
                 // SAFETY: pinned, and `h` was the head at our load.
                 let hs = unsafe { &*h };
                 if lease_validated(&shared, hs) {
                     break (h as *const Segment, hs.base().saturating_sub(self.seq));
                 }
-            }
+            },
         };
         let old = self.seg;
         self.seg = next;
@@ -360,10 +363,7 @@ impl Cursor {
         self.idx = 0;
         // SAFETY: leased just above.
         self.seq = unsafe { (*next).base() };
-        // SAFETY: we held a lease on `old` until now.
-        if unsafe { (*old).release() } {
-            shared.recycle(old as *mut Segment);
-        }
+        shared.drop_lease(old, true);
         shared.try_reclaim(&guard, false);
         shared.space.notify();
         if missed > 0 {
@@ -579,10 +579,7 @@ impl Drop for Cursor {
             shared.unregister_fd(fd);
         }
         let guard = epoch::pin();
-        // SAFETY: we hold a lease on `seg` until this release.
-        if unsafe { (*self.seg).release() } {
-            shared.recycle(self.seg as *mut Segment);
-        }
+        shared.drop_lease(self.seg, true);
         // Relaxed: a gauge.
         shared.cursors.fetch_sub(1, Ordering::Relaxed);
         shared.try_reclaim(&guard, false);
@@ -590,19 +587,13 @@ impl Drop for Cursor {
     }
 }
 
-/// Leases `seg` (found through the list while pinned) and checks that it
-/// was still linked; on failure the lease is dropped again.
+/// Leases `seg` (found through the list while pinned); `false` (lease
+/// dropped again) if it had been unlinked meanwhile.
 fn lease_validated(shared: &Shared, seg: &Segment) -> bool {
-    seg.lease();
-    // SeqCst: with the SeqCst lease increment and the reclaimer's SeqCst
-    // `leases()` load / `head_base` store, either the reclaimer saw our lease
-    // (and keeps the segment) or we see that it moved the head past it.
-    if seg.base() >= shared.head_base.load(Ordering::SeqCst) {
+    if seg.lease() {
         return true;
     }
-    if seg.release() {
-        shared.recycle(seg as *const Segment as *mut Segment);
-    }
+    shared.drop_lease(seg, false);
     false
 }
 
@@ -613,17 +604,12 @@ fn locate(
     mut seg: *mut Segment,
     want: u64,
     _guard: &epoch::Guard,
-) -> Result<(*const Segment, usize, u64), StartError> {
+) -> Result<Option<(*const Segment, usize, u64)>, StartError> {
     loop {
         // SAFETY: `seg` is leased by us.
         let s = unsafe { &*seg };
         let base = s.base();
-        let drop_lease = |p: *mut Segment| {
-            // SAFETY: leased by us.
-            if unsafe { (*p).release() } {
-                shared.recycle(p);
-            }
-        };
+        let drop_lease = |p: *mut Segment| shared.drop_lease(p, true);
         if want < base {
             drop_lease(seg);
             return Err(StartError::Evicted {
@@ -655,7 +641,7 @@ fn locate(
                 let len = unsafe { (s.data.at(o).add(LEN_AT) as *const u32).read() } as usize;
                 o += frame_len(len);
             }
-            return Ok((seg as *const Segment, o, want - base));
+            return Ok(Some((seg as *const Segment, o, want - base)));
         }
         // Move to the successor (sealed segment).
         // Acquire: pairs with the linker's Release CAS.
@@ -664,7 +650,7 @@ fn locate(
             if want == end {
                 // Start exactly at the sealed end: position past the last
                 // frame; the cursor moves on when the successor is linked.
-                return Ok((seg as *const Segment, s.size(), want - base));
+                return Ok(Some((seg as *const Segment, s.size(), want - base)));
             }
             drop_lease(seg);
             return Err(StartError::Future {
@@ -672,9 +658,15 @@ fn locate(
                 next: end,
             });
         }
-        // SAFETY: pinned (caller), and `s` is leased and was linked when we
-        // validated it, so `n` cannot be recycled before we unpin.
-        unsafe { (*n).lease() };
+        // SAFETY: pinned (caller), and `s` is leased; if it is still linked
+        // `n` cannot be retired before we unpin.
+        if s.is_unlinked() || !unsafe { (*n).lease() } {
+            if !s.is_unlinked() {
+                shared.drop_lease(n, false);
+            }
+            drop_lease(seg);
+            return Ok(None); // evicted under us: start over from the head
+        }
         drop_lease(seg);
         seg = n;
     }

@@ -95,6 +95,17 @@ pub use config::{LogBuilder, OverflowPolicy, Timestamps, WaitStrategy};
 pub use cursor::{Batch, Cursor, CursorStats, Record, Start};
 pub use producer::Producer;
 
+/// Why a producer could not move past a sealed tail segment right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Advance {
+    /// The log is closed.
+    Closed,
+    /// No room (`Reject`), or no memory for a new segment.
+    Full,
+    /// Wait (unpinned) for room or for another linker, then retry.
+    Wait,
+}
+
 /// State shared by the log handle, producers and cursors.
 pub(crate) struct Shared {
     /// Validated configuration.
@@ -103,7 +114,7 @@ pub(crate) struct Shared {
     max_segments: usize,
     /// Oldest linked segment; written only under `head_busy`.
     head: CachePadded<AtomicPtr<Segment>>,
-    /// Base sequence of `head` (SeqCst: the lease-validation protocol).
+    /// Base sequence of `head` (for statistics and `Start::At` errors).
     pub(crate) head_base: AtomicU64,
     /// Newest linked segment (where appends go).
     tail: CachePadded<AtomicPtr<Segment>>,
@@ -111,6 +122,10 @@ pub(crate) struct Shared {
     link_busy: AtomicBool,
     /// Held while `head` moves (reclaim or eviction).
     head_busy: AtomicBool,
+    /// An eager reclaim was requested while `head_busy` was held.
+    reclaim_eager: AtomicBool,
+    /// A reclaim for room in the budget was requested likewise.
+    reclaim_budget: AtomicBool,
     /// Segments linked between head and tail (the byte budget counts these).
     linked: AtomicUsize,
     /// Segments allocated in all: linked, pooled, or unlinked but leased.
@@ -143,6 +158,10 @@ pub(crate) struct Shared {
     pub(crate) records_missed: AtomicU64,
     /// Live cursors.
     pub(crate) cursors: AtomicUsize,
+    /// Cursors holding a lease on a segment that `DropOldest` evicted. While
+    /// there are any, eager reclaim pauses: they still need the segments
+    /// that follow theirs.
+    orphans: AtomicUsize,
 }
 
 // SAFETY: all fields are atomics, immutable configuration, or containers of
@@ -164,6 +183,8 @@ impl Shared {
             tail: CachePadded::new(AtomicPtr::new(first)),
             link_busy: AtomicBool::new(false),
             head_busy: AtomicBool::new(false),
+            reclaim_eager: AtomicBool::new(false),
+            reclaim_budget: AtomicBool::new(false),
             linked: AtomicUsize::new(1),
             allocated: AtomicUsize::new(1),
             peak_retained: AtomicUsize::new(1),
@@ -179,6 +200,7 @@ impl Shared {
             segments_evicted: AtomicU64::new(0),
             records_missed: AtomicU64::new(0),
             cursors: AtomicUsize::new(0),
+            orphans: AtomicUsize::new(0),
         }))
     }
 
@@ -189,10 +211,27 @@ impl Shared {
         self.tail.load(Ordering::Acquire)
     }
 
-    /// The oldest linked segment. SeqCst: part of the lease validation.
+    /// The oldest linked segment. Acquire: pairs with the Release store in
+    /// `unlink_head`; the caller must be pinned and validate with a lease.
     #[inline]
     pub(crate) fn head_segment(&self) -> *mut Segment {
-        self.head.load(Ordering::SeqCst)
+        self.head.load(Ordering::Acquire)
+    }
+
+    /// Drops a lease on `seg`. `counted` is true for a lease that was taken
+    /// successfully (so an eviction may have counted it as an orphan), false
+    /// for a void one (`Segment::lease` returned false).
+    pub(crate) fn drop_lease(&self, seg: *const Segment, counted: bool) {
+        // SAFETY: the caller holds a lease (void or not) on `seg`, so it is
+        // not recycled before this release.
+        let (recycle, orphan) = unsafe { (*seg).release() };
+        if orphan && counted {
+            // Relaxed: a hint for eager reclaim; it only ever errs high.
+            self.orphans.fetch_sub(1, Ordering::Relaxed);
+        }
+        if recycle {
+            self.recycle(seg as *mut Segment);
+        }
     }
 
     /// Whether `close` has begun. Relaxed: the reservation word's `CLOSED`
@@ -282,15 +321,13 @@ impl Shared {
     }
 
     /// Reserves one slot of the byte budget for a new segment, applying the
-    /// overflow policy when the budget is exhausted. Called by the linker.
-    fn acquire_budget(
-        self: &Arc<Self>,
-        guard: &Guard,
-        deadline: Deadline,
-        interrupt: Option<&Interrupt>,
-    ) -> Result<(), AppendError> {
+    /// overflow policy when the budget is exhausted. Called by the linker
+    /// (under `link_busy`); never waits: under `Block` it returns
+    /// [`Advance::Wait`] and the producer waits unpinned.
+    fn acquire_budget(self: &Arc<Self>, guard: &Guard) -> Result<(), Advance> {
         loop {
-            // Relaxed: the counter only meters; the linker holds `link_busy`.
+            // Relaxed: the counter only meters; linking is serialized by
+            // `link_busy` and unlinking by `head_busy`.
             let n = self.linked.load(Ordering::Relaxed);
             if n < self.max_segments {
                 if self
@@ -306,56 +343,30 @@ impl Shared {
                 continue;
             }
             if self.is_closing() {
-                return Err(AppendError::Closed(self.close_status()));
+                return Err(Advance::Closed);
             }
             match self.config.overflow {
-                OverflowPolicy::DropOldest => {
-                    self.evict_head(guard);
-                }
-                OverflowPolicy::Reject => return Err(AppendError::Full),
-                OverflowPolicy::Block => {
-                    if deadline == Deadline::Now {
-                        return Err(AppendError::Full);
-                    }
-                    let key = self.space.prepare();
-                    let reclaimed = self.try_reclaim(guard, true);
-                    let done = reclaimed
-                        || self.linked.load(Ordering::Relaxed) < self.max_segments
-                        || self.is_closing()
-                        || interrupt.is_some_and(|i| i.is_raised());
-                    if !done {
-                        self.space.wait(key, deadline);
-                    }
-                    self.space.finish();
-                    if interrupt.is_some_and(|i| i.take()) {
-                        return Err(AppendError::Interrupted);
-                    }
-                    if deadline.expired()
-                        && self.linked.load(Ordering::Relaxed) >= self.max_segments
-                    {
-                        return Err(AppendError::Timeout);
-                    }
-                }
+                OverflowPolicy::DropOldest => self.evict_head(guard),
+                OverflowPolicy::Reject => return Err(Advance::Full),
+                OverflowPolicy::Block => return Err(Advance::Wait),
             }
         }
     }
 
-    /// Makes `next` (fresh or pooled) the successor of the sealed segment
-    /// `seg`. Returns the successor, whoever linked it.
-    pub(crate) fn advance_tail(
+    /// The tail segment `seg` is sealed: find or link its successor. Never
+    /// waits (beyond a brief spin for a sealer or linker in progress).
+    pub(crate) fn try_advance(
         self: &Arc<Self>,
         seg: &Segment,
         guard: &Guard,
-        deadline: Deadline,
-        interrupt: Option<&Interrupt>,
-    ) -> Result<*mut Segment, AppendError> {
+    ) -> Result<*mut Segment, Advance> {
         let mut round = 0u32;
         loop {
-            // Acquire: pairs with the Release CAS in the linker below, so the
+            // Acquire: pairs with the Release CAS in `link`, so the
             // successor's reset fields are visible.
             let n = seg.next.load(Ordering::Acquire);
             if n == closed_link() {
-                return Err(AppendError::Closed(self.close_status()));
+                return Err(Advance::Closed);
             }
             if !n.is_null() {
                 return Ok(n);
@@ -365,60 +376,79 @@ impl Shared {
                 crate::sync::spin_hint();
                 continue;
             };
-            // Acquire: pairs with the Release store when the linker is done.
+            // Acquire: pairs with the Release store that ends a link.
             if self
                 .link_busy
                 .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
             {
-                let r = self.link(seg, count, guard, deadline, interrupt);
+                let r = self.link(seg, count, guard);
                 // Release: hands what we linked to the next linker.
                 self.link_busy.store(false, Ordering::Release);
+                r?;
+                // Producers waiting for this link can go on. (A failed link
+                // wakes nobody: the waiters would only fail the same way.)
                 self.space.notify();
-                match r {
-                    Ok(()) => continue,
-                    Err(e) => return Err(e),
-                }
+                continue;
             }
-            // Somebody else is linking: wait for it (it may be waiting for
-            // room under `Block`).
+            // Somebody else is linking; it never waits while linking.
             if crate::wait::backoff(round) {
                 round += 1;
                 continue;
             }
-            if deadline == Deadline::Now {
-                return Err(AppendError::Full);
-            }
-            let key = self.space.prepare();
-            let ready = !seg.next.load(Ordering::Acquire).is_null()
-                || !self.link_busy.load(Ordering::Relaxed)
-                || interrupt.is_some_and(|i| i.is_raised());
-            if !ready {
-                self.space.wait(key, deadline);
-            }
-            self.space.finish();
-            if interrupt.is_some_and(|i| i.take()) {
-                return Err(AppendError::Interrupted);
-            }
-            if deadline.expired() && seg.next.load(Ordering::Acquire).is_null() {
-                return Err(AppendError::Timeout);
-            }
+            return Err(Advance::Wait);
         }
     }
 
-    /// The linker's work, under `link_busy`.
-    fn link(
+    /// Waits, unpinned, until the tail may have moved or room may have been
+    /// freed (or the deadline, an interrupt or close). `tail` is the sealed
+    /// tail seen by the caller (compared, never dereferenced).
+    pub(crate) fn wait_for_space(
         self: &Arc<Self>,
-        seg: &Segment,
-        count: u64,
-        guard: &Guard,
+        tail: *mut Segment,
         deadline: Deadline,
         interrupt: Option<&Interrupt>,
     ) -> Result<(), AppendError> {
+        if deadline == Deadline::Now {
+            return Err(AppendError::Full);
+        }
+        let key = self.space.prepare();
+        let progress = || {
+            self.tail_segment() != tail
+                // Relaxed: hints; the waker bumps the epoch after changing them.
+                || self.linked.load(Ordering::Relaxed) < self.max_segments
+                || !self.link_busy.load(Ordering::Relaxed)
+                    && self.reclaim_for_budget()
+                || self.is_closing()
+                || interrupt.is_some_and(|i| i.is_raised())
+        };
+        if !progress() {
+            self.space.wait(key, deadline);
+        }
+        self.space.finish();
+        if interrupt.is_some_and(|i| i.take()) {
+            return Err(AppendError::Interrupted);
+        }
+        if deadline.expired() && !progress() {
+            return Err(AppendError::Timeout);
+        }
+        Ok(())
+    }
+
+    /// Pins briefly and reclaims for the budget; `true` if that freed room.
+    fn reclaim_for_budget(self: &Arc<Self>) -> bool {
+        let guard = epoch::pin();
+        self.try_reclaim(&guard, true);
+        // Relaxed: a hint (see `wait_for_space`).
+        self.linked.load(Ordering::Relaxed) < self.max_segments
+    }
+
+    /// The linker's work, under `link_busy`.
+    fn link(self: &Arc<Self>, seg: &Segment, count: u64, guard: &Guard) -> Result<(), Advance> {
         if !seg.next.load(Ordering::Acquire).is_null() {
             return Ok(()); // linked (or closed) while we took the flag
         }
-        self.acquire_budget(guard, deadline, interrupt)?;
+        self.acquire_budget(guard)?;
         let base = seg.base() + count;
         let new = match self.pool.pop() {
             Some(SegPtr(p)) => {
@@ -437,7 +467,7 @@ impl Shared {
                 }
                 Err(_) => {
                     self.linked.fetch_sub(1, Ordering::Relaxed);
-                    return Err(AppendError::Full);
+                    return Err(Advance::Full);
                 }
             },
         };
@@ -455,12 +485,12 @@ impl Shared {
         {
             self.linked.fetch_sub(1, Ordering::Relaxed);
             self.recycle(new);
-            return Err(AppendError::Closed(self.close_status()));
+            return Err(Advance::Closed);
         }
         // Release: pairs with the Acquire in `tail_segment`.
         self.tail.store(new, Ordering::Release);
         self.note_retained();
-        // Producers and readers waiting at the sealed end can move on.
+        // Readers waiting at the sealed end can move on.
         self.notify_readers();
         // Eagerly recycle what nobody needs any more.
         self.try_reclaim(guard, false);
@@ -473,77 +503,121 @@ impl Shared {
         self.peak_retained.fetch_max(retained, Ordering::Relaxed);
     }
 
-    /// Unlinks head segments that no cursor holds, keeping `retain_bytes`
-    /// (unless `for_budget`) and always the tail. Never waits: if another
-    /// thread is moving the head, it returns `false`. Returns `true` if it
-    /// unlinked anything.
+    /// Unlinks head segments that no cursor holds: down to `retain_bytes`
+    /// (eager), or, `for_budget`, until the budget has room again. Always
+    /// keeps the tail. Never waits: if another thread is moving the head,
+    /// the request is left for it (it re-checks the request flags after
+    /// releasing `head_busy`, so no request is lost). Returns `true` if this
+    /// call unlinked anything.
     pub(crate) fn try_reclaim(self: &Arc<Self>, guard: &Guard, for_budget: bool) -> bool {
-        let keep = if for_budget {
-            1
+        let flag = if for_budget {
+            &self.reclaim_budget
         } else {
-            (self.config.retain_bytes / self.config.segment_size).max(1)
+            &self.reclaim_eager
         };
-        // Acquire: pairs with the Release store that ends the previous
-        // holder's critical section.
-        if self
-            .head_busy
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            return false;
-        }
+        // SeqCst: store-buffer pairing with the holder's release of
+        // `head_busy` followed by its load of the flags.
+        flag.store(true, Ordering::SeqCst);
         let mut any = false;
         loop {
-            let h = self.head_segment();
-            if h == self.tail_segment() || self.linked.load(Ordering::Relaxed) <= keep {
+            if self
+                .head_busy
+                .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+                .is_err()
+            {
                 break;
             }
-            // SAFETY: `h` is the head; only head movers (us, under
-            // `head_busy`) unlink it, so it is alive.
-            let hs = unsafe { &*h };
-            if hs.leases() != 0 {
+            // SeqCst: as above.
+            let budget = self.reclaim_budget.swap(false, Ordering::SeqCst);
+            let eager = self.reclaim_eager.swap(false, Ordering::SeqCst);
+            if eager {
+                any |= self.reclaim_locked(guard, false);
+            }
+            if budget {
+                any |= self.reclaim_locked(guard, true);
+            }
+            // SeqCst: see above.
+            self.head_busy.store(false, Ordering::SeqCst);
+            if !self.reclaim_budget.load(Ordering::SeqCst)
+                && !self.reclaim_eager.load(Ordering::SeqCst)
+            {
                 break;
             }
-            self.unlink_head(h, guard);
-            any = true;
         }
-        // Release: ends the critical section.
-        self.head_busy.store(false, Ordering::Release);
         if any {
             self.space.notify();
         }
         any
     }
 
-    /// `DropOldest`: unlinks the head even if cursors hold it.
-    fn evict_head(self: &Arc<Self>, guard: &Guard) {
+    /// The work of `try_reclaim`, under `head_busy`.
+    fn reclaim_locked(self: &Arc<Self>, guard: &Guard, for_budget: bool) -> bool {
+        let keep = (self.config.retain_bytes / self.config.segment_size).max(1);
+        let mut any = false;
         loop {
-            // Acquire: as in `try_reclaim`.
-            if self
-                .head_busy
-                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
+            let h = self.head_segment();
+            // Relaxed: changed only by head movers (us) and linkers, whose
+            // increments are re-checked by the callers that need room.
+            let linked = self.linked.load(Ordering::Relaxed);
+            if h == self.tail_segment() {
+                break;
+            }
+            if for_budget {
+                if linked < self.max_segments {
+                    break;
+                }
+            } else if linked <= keep
+                // Relaxed: only `evict_head` raises it, under `head_busy`
+                // which we hold; lowering races only make us conservative.
+                || self.orphans.load(Ordering::Relaxed) != 0
             {
                 break;
             }
+            // SAFETY: `h` is the head; only head movers (us, under
+            // `head_busy`) unlink it, so it is alive.
+            let hs = unsafe { &*h };
+            if !hs.try_unlink() {
+                break; // a cursor holds it
+            }
+            self.unlink_head(h, guard);
+            any = true;
+        }
+        any
+    }
+
+    /// `DropOldest`: unlinks the head even if cursors hold it.
+    fn evict_head(self: &Arc<Self>, guard: &Guard) {
+        // SeqCst: as in `try_reclaim`. Spins only while another head mover
+        // runs its few steps.
+        while self
+            .head_busy
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
             crate::sync::spin_hint();
         }
         let h = self.head_segment();
         if h != self.tail_segment() {
-            // SAFETY: as in `try_reclaim`.
+            // SAFETY: as in `reclaim_locked`.
             let hs = unsafe { &*h };
-            if hs.leases() != 0 {
-                // Relaxed: a statistic.
-                self.segments_evicted.fetch_add(1, Ordering::Relaxed);
-            }
+            let orphaned = hs.force_unlink();
+            // Relaxed: statistics / the eager-reclaim hint (we hold
+            // `head_busy`, which `reclaim_locked` runs under).
+            self.orphans.fetch_add(orphaned as usize, Ordering::Relaxed);
+            self.segments_evicted.fetch_add(1, Ordering::Relaxed);
             self.unlink_head(h, guard);
         }
-        // Release: ends the critical section.
-        self.head_busy.store(false, Ordering::Release);
+        // SeqCst: as in `try_reclaim`.
+        self.head_busy.store(false, Ordering::SeqCst);
+        // SeqCst: a request that arrived while we held the flag.
+        if self.reclaim_eager.load(Ordering::SeqCst) || self.reclaim_budget.load(Ordering::SeqCst) {
+            self.try_reclaim(guard, false);
+        }
     }
 
     /// Moves the head past `h` and retires `h` through the epoch. Caller
-    /// holds `head_busy`, and `h` is the head and not the tail.
+    /// holds `head_busy`, `h` is the head and not the tail, and the caller
+    /// set its `UNLINKED` bit.
     fn unlink_head(self: &Arc<Self>, h: *mut Segment, guard: &Guard) {
         // SAFETY: `h` is the live head (caller's contract).
         let hs = unsafe { &*h };
@@ -553,10 +627,10 @@ impl Shared {
         debug_assert!(!next.is_null() && next != closed_link());
         // SAFETY: `next` is linked, hence alive.
         let next_base = unsafe { (*next).base() };
-        // SeqCst: the lease-validation protocol (a cursor leases, then
-        // SeqCst-loads `head_base`; see `Cursor::enter`).
-        self.head.store(next, Ordering::SeqCst);
-        self.head_base.store(next_base, Ordering::SeqCst);
+        // Release: pairs with the Acquire in `head_segment`.
+        self.head.store(next, Ordering::Release);
+        // Relaxed: statistics and error messages only.
+        self.head_base.store(next_base, Ordering::Relaxed);
         // Relaxed: a gauge.
         self.linked.fetch_sub(1, Ordering::Relaxed);
         let this = self.clone();
@@ -573,6 +647,10 @@ impl Shared {
                 this.recycle(seg.0);
             }
         });
+        // Hand the retire to the global queue now and try to advance the
+        // epoch, so that the segment comes back within a few pins instead of
+        // waiting for the thread-local bag to fill.
+        guard.flush();
     }
 
     /// Zeroes a retired segment and returns it to the pool (or frees it when
@@ -723,8 +801,7 @@ pub struct LogStats {
     pub bytes_allocated: usize,
     /// Live cursors.
     pub cursors: usize,
-    /// Segments evicted (`DropOldest`) while a cursor was still in them or
-    /// before them.
+    /// Segments evicted by `DropOldest` to make room.
     pub segments_evicted: u64,
     /// Records cursors were told they missed (`Lagged`), summed.
     pub records_missed: u64,

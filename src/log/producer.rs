@@ -2,7 +2,7 @@
 
 use super::frame::{commit_value, frame_len, HEADER, KIND_AT, LEN_AT, TIME_AT};
 use super::segment::{unpack, Segment, COUNT_SHIFT};
-use super::{Shared, Timestamps};
+use super::{Advance, Shared, Timestamps};
 use crate::error::AppendError;
 use crate::sync::Ordering;
 use crate::wait::{Deadline, Interrupt, WakeTarget, Waker};
@@ -309,6 +309,10 @@ pub(crate) fn append_batch<B: AsRef<[u8]>>(
 /// Reserves `count` frames totalling `bytes` in the tail segment (moving to
 /// or linking a successor as needed), runs `write(segment, offset, seq)` on
 /// the reservation, and returns the first sequence number.
+///
+/// The epoch pin is held only while touching segments, never while waiting
+/// for room: a producer blocked under `Block` must not stop the epoch (and
+/// with it segment recycling) for the whole process.
 #[inline]
 fn reserve(
     shared: &Arc<Shared>,
@@ -321,39 +325,54 @@ fn reserve(
     if shared.is_closing() {
         return Err(AppendError::Closed(shared.close_status()));
     }
-    let guard = epoch::pin();
-    let mut seg_ptr = shared.tail_segment();
+    let mut write = Some(write);
+    let mut first = true;
     loop {
-        // SAFETY: we are pinned and found `seg_ptr` as the tail or as a
-        // linked successor of a segment we held: it cannot be recycled
-        // before we unpin.
-        let seg = unsafe { &*seg_ptr };
-        // Relaxed: the reservation only needs the modification order of
-        // this word; the segment's fields were made visible by the Acquire
-        // that found it, and the data we write is published by the commit's
-        // Release store.
-        let old = seg
-            .tail
-            .fetch_add((count << COUNT_SHIFT) | bytes, Ordering::Relaxed);
-        let (closed, idx, off) = unpack(old);
-        if closed {
-            return Err(AppendError::Closed(shared.close_status()));
-        }
-        let size = seg.size() as u64;
-        if off + bytes <= size {
-            let seq = seg.base() + idx;
-            write(seg, off as usize, seq);
-            return Ok(seq);
-        }
-        if off <= size {
-            // The first reservation past the end: seal. Release pairs with
-            // the Acquire in `Segment::sealed_count`.
-            seg.sealed
-                .store(super::segment::SEALED | idx, Ordering::Release);
-            shared.note_sealed(off);
-            // Readers waiting at the end must re-check (they move on once
-            // the successor is linked).
-        }
-        seg_ptr = shared.advance_tail(seg, &guard, deadline, interrupt)?;
+        let guard = epoch::pin();
+        let mut seg_ptr = shared.tail_segment();
+        let wait_on = loop {
+            // SAFETY: we are pinned and found `seg_ptr` as the tail or as the
+            // linked successor of a segment that was the tail after we
+            // pinned: it cannot be recycled before we unpin.
+            let seg = unsafe { &*seg_ptr };
+            // A retry skips segments already known to be sealed, so failed
+            // reservations stay bounded (one per producer per segment).
+            // Relaxed: a hint; the reservation below is authoritative.
+            if first || seg.sealed.load(Ordering::Relaxed) == 0 {
+                first = false;
+                // Relaxed: the reservation only needs the modification order
+                // of this word; the segment's fields were made visible by the
+                // Acquire that found it, and the data we write is published
+                // by the commit's Release store.
+                let old = seg
+                    .tail
+                    .fetch_add((count << COUNT_SHIFT) | bytes, Ordering::Relaxed);
+                let (closed, idx, off) = unpack(old);
+                if closed {
+                    return Err(AppendError::Closed(shared.close_status()));
+                }
+                let size = seg.size() as u64;
+                if off + bytes <= size {
+                    let seq = seg.base() + idx;
+                    (write.take().expect("written once"))(seg, off as usize, seq);
+                    return Ok(seq);
+                }
+                if off <= size {
+                    // The first reservation past the end: seal. Release pairs
+                    // with the Acquire in `Segment::sealed_count`.
+                    seg.sealed
+                        .store(super::segment::SEALED | idx, Ordering::Release);
+                    shared.note_sealed(off);
+                }
+            }
+            match shared.try_advance(seg, &guard) {
+                Ok(next) => seg_ptr = next,
+                Err(Advance::Closed) => return Err(AppendError::Closed(shared.close_status())),
+                Err(Advance::Full) => return Err(AppendError::Full),
+                Err(Advance::Wait) => break seg_ptr,
+            }
+        };
+        drop(guard);
+        shared.wait_for_space(wait_on, deadline, interrupt)?;
     }
 }

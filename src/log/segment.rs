@@ -29,11 +29,18 @@
 //!
 //! * bits 0..62: leases held by cursors (one per cursor, on the segment it is
 //!   reading);
-//! * `RETIRED` (bit 63): the segment was unlinked from the log and every
-//!   thread that could still have reached it through the list has unpinned
-//!   (set by an epoch-deferred function).
+//! * `UNLINKED` (bit 62): the segment was removed from the list. Reclaim sets
+//!   it with `compare_exchange(0, UNLINKED)`, so it can only unlink a segment
+//!   nobody holds; `DropOldest` eviction sets it with `fetch_or` and learns
+//!   how many cursors it orphaned. A lease whose `fetch_add` sees the bit
+//!   already set is void (the taker drops it and looks elsewhere). Because
+//!   lease and unlink are read-modify-writes of the same word, one of them
+//!   always sees the other — no store-buffer window.
+//! * `RETIRED` (bit 63): the segment's epoch grace period is over: no thread
+//!   can reach it through the list any more (set by an epoch-deferred
+//!   function).
 //!
-//! Whoever moves the word to exactly `RETIRED` (no leases) recycles the
+//! Whoever moves the word to `RETIRED | UNLINKED` with no leases recycles the
 //! segment: the deferred retire when no lease is held, or else the release
 //! of the last lease.
 
@@ -53,8 +60,12 @@ pub(crate) const COUNT_MASK: u64 = (1 << (63 - COUNT_SHIFT)) - 1;
 /// `Segment::sealed`: set once the final record count is known.
 pub(crate) const SEALED: u64 = 1 << 63;
 
-/// `Segment::state`: unlinked, and past its epoch grace period.
+/// `Segment::state`: past its epoch grace period.
 pub(crate) const RETIRED: u64 = 1 << 63;
+/// `Segment::state`: removed from the list.
+pub(crate) const UNLINKED: u64 = 1 << 62;
+/// `Segment::state`: the lease count.
+pub(crate) const LEASES: u64 = UNLINKED - 1;
 
 /// The largest segment: keeps `COUNT` far from overflowing (every frame is
 /// at least 24 bytes, so at most 2^27/24 < 2^23 frames per segment, with
@@ -292,32 +303,53 @@ impl Segment {
         (off as usize).min(self.size())
     }
 
-    /// Takes a lease. Only sound while the caller is epoch-pinned and found
-    /// the segment through the list (so it cannot be retired concurrently),
-    /// or already holds a lease on it.
-    #[inline]
-    pub(crate) fn lease(&self) {
-        // SeqCst: ordered against the reclaimer's SeqCst load of `state`
-        // and our following SeqCst load of the log's head (see
-        // `Shared::try_reclaim` and `Cursor::enter`).
-        self.state.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// Leases held right now.
-    #[inline]
-    pub(crate) fn leases(&self) -> u64 {
-        // SeqCst: see `lease`.
-        self.state.load(Ordering::SeqCst) & !RETIRED
-    }
-
-    /// Drops a lease; `true` if the caller must recycle the segment (it was
-    /// the last lease of a retired segment).
+    /// Takes a lease; `false` if the segment was already unlinked, in
+    /// which case the lease is void and the caller must call
+    /// [`release`](Self::release) (ignoring orphan accounting). Only sound
+    /// while the caller is epoch-pinned and found the segment through the
+    /// list, or already holds a lease on it.
     #[inline]
     #[must_use]
-    pub(crate) fn release(&self) -> bool {
+    pub(crate) fn lease(&self) -> bool {
+        // SeqCst: a read-modify-write ordered with `try_unlink`/`force_unlink`
+        // on the same word; SeqCst also orders it with the epoch pin fence.
+        self.state.fetch_add(1, Ordering::SeqCst) & UNLINKED == 0
+    }
+
+    /// Whether the segment has been unlinked.
+    #[inline]
+    pub(crate) fn is_unlinked(&self) -> bool {
+        // SeqCst: checked by a pinned lease holder before following `next`
+        // (see `Cursor::leave_segment`).
+        self.state.load(Ordering::SeqCst) & UNLINKED != 0
+    }
+
+    /// Drops a lease. Returns `(recycle, orphan)`: `recycle` if the caller
+    /// must recycle the segment (last lease of a retired segment), `orphan`
+    /// if the segment had been unlinked while this lease was held.
+    #[inline]
+    #[must_use]
+    pub(crate) fn release(&self) -> (bool, bool) {
         // AcqRel: the last releaser must see every other reader's accesses
         // (they released before it), and they must not be reordered after.
-        self.state.fetch_sub(1, Ordering::AcqRel) == RETIRED | 1
+        let old = self.state.fetch_sub(1, Ordering::AcqRel);
+        (old == RETIRED | UNLINKED | 1, old & UNLINKED != 0)
+    }
+
+    /// Unlinks the segment if nobody holds it; `true` on success.
+    #[inline]
+    pub(crate) fn try_unlink(&self) -> bool {
+        // SeqCst: pairs with `lease` (same word).
+        self.state
+            .compare_exchange(0, UNLINKED, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Unlinks the segment even if held; returns the leases it orphaned.
+    #[inline]
+    pub(crate) fn force_unlink(&self) -> u64 {
+        // SeqCst: pairs with `lease` (same word).
+        self.state.fetch_or(UNLINKED, Ordering::SeqCst) & LEASES
     }
 
     /// Marks the segment retired (after its grace period); `true` if the
@@ -325,6 +357,6 @@ impl Segment {
     #[must_use]
     pub(crate) fn retire(&self) -> bool {
         // AcqRel: as in `release`.
-        self.state.fetch_or(RETIRED, Ordering::AcqRel) & !RETIRED == 0
+        self.state.fetch_or(RETIRED, Ordering::AcqRel) & LEASES == 0
     }
 }
