@@ -73,3 +73,8 @@ pub use log::{
     Timestamps, WaitStrategy,
 };
 pub use wait::Waker;
+pub use hub::{
+    Event, Filter, Hub, HubBuilder, HubOverflow, HubStats, PublishReport, SubscribeOptions,
+    Subscription, SubscriptionStats,
+};
+pub use snapshot::{BlobSnapshot, Snapshot, SnapshotGuard};
