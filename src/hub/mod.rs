@@ -519,6 +519,9 @@ impl HubInner {
                         // receivers are owed: wake them before the slow path.
                         wakeups.flush();
                         self.poison(sub, message);
+                        // The event it could not judge counts as dropped.
+                        sub.count_dropped(1);
+                        report.dropped += 1;
                         continue;
                     }
                 }

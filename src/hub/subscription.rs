@@ -22,6 +22,29 @@ const UNSUBSCRIBED: u64 = 1 << 62;
 /// State word: the low bits count publishers between enter and exit.
 const INSIDE: u64 = (1 << 62) - 1;
 
+/// Spin rounds (exponential, via [`backoff`]) before yielding: short,
+/// because subscriptions often outnumber cores and a spinning receiver
+/// steals the time its publisher needs.
+const SPIN: u32 = 6;
+/// Yields after spinning, before parking.
+const YIELDS: u32 = 4;
+
+/// Brief spinning then a few yields; `false` when the caller should park.
+/// Under loom (no spinning in `wait`) parks at once.
+#[inline]
+fn short_backoff(round: u32) -> bool {
+    if crate::wait::SPIN_ROUNDS == 0 {
+        false
+    } else if round < SPIN {
+        backoff(round)
+    } else if round < SPIN + YIELDS {
+        crate::sync::yield_now();
+        true
+    } else {
+        false
+    }
+}
+
 /// What one delivery attempt did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Delivery {
@@ -126,7 +149,7 @@ impl SubShared {
     }
 
     #[inline]
-    fn count_dropped(&self, n: u64) {
+    pub(crate) fn count_dropped(&self, n: u64) {
         // Relaxed: a counter, read by stats.
         self.dropped.fetch_add(n, Ordering::Relaxed);
     }
@@ -199,7 +222,7 @@ impl SubShared {
                 self.count_dropped(1);
                 return Delivery::Dropped;
             }
-            if backoff(round) {
+            if short_backoff(round) {
                 round += 1;
                 continue;
             }
@@ -521,7 +544,7 @@ impl Subscription {
                     RecvError::Timeout
                 });
             }
-            if backoff(round) {
+            if short_backoff(round) {
                 round += 1;
                 continue;
             }
