@@ -120,9 +120,12 @@ impl EventCount {
         // waiter's re-check of the condition (store-buffer litmus, see docs).
         self.waiters.fetch_add(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
-        // Relaxed: the epoch is only compared by the kernel (or the loom
-        // stand-in), which re-reads it atomically before sleeping.
-        self.epoch.load(Ordering::Relaxed)
+        // Acquire: pairs with the Release bump in `wake_all`. A waiter whose
+        // key already includes a bump must also see what the notifier stored
+        // before it (e.g. `closed`), or it would sleep on a stale check with
+        // a key no later bump will change (found by the loom model
+        // `close_vs_drain_vs_blocked_reader`).
+        self.epoch.load(Ordering::Acquire)
     }
 
     /// Unregisters a waiter (after waking, or when the re-check succeeded).

@@ -158,6 +158,15 @@ pub struct Batch<'a> {
     left: usize,
 }
 
+impl std::fmt::Debug for Batch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("position", &self.cursor.seq)
+            .field("left", &self.left)
+            .finish()
+    }
+}
+
 impl<'a> Iterator for Batch<'a> {
     type Item = Record<'a>;
 
@@ -188,6 +197,7 @@ impl Cursor {
             // load: not recyclable before we unpin.
             let s = unsafe { &*seg };
             if !lease_validated(&shared, s) {
+                crate::sync::spin_hint(); // the head is about to move
                 continue;
             }
             match start {
@@ -355,6 +365,9 @@ impl Cursor {
                 if lease_validated(&shared, hs) {
                     break (h as *const Segment, hs.base().saturating_sub(self.seq));
                 }
+                // The evictor set `UNLINKED` but has not moved the head yet
+                // (found by the loom model `reclaim_vs_slow_reader`).
+                crate::sync::spin_hint();
             },
         };
         let old = self.seg;

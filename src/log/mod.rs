@@ -925,3 +925,248 @@ impl LogBuilder {
             .map_err(|e| crate::BuildError::new(format!("cannot allocate the first segment: {e}")))
     }
 }
+
+#[cfg(all(test, not(fanlog_loom)))]
+mod tests {
+    use super::*;
+    use crate::{Memory, RecvError, Start};
+
+    fn heap_log(seg: usize, segs: usize, policy: OverflowPolicy) -> Log {
+        Log::builder()
+            .segment_size(seg)
+            .max_bytes(seg * segs)
+            .overflow(policy)
+            .memory(Memory::Heap)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn append_read_across_segments() {
+        let log = heap_log(256, 4, OverflowPolicy::Block);
+        let mut c = log.cursor(Start::Earliest).unwrap();
+        for round in 0..5u64 {
+            for i in 0..7u64 {
+                let seq = round * 7 + i;
+                assert_eq!(
+                    log.append_with(i as u32, &seq.to_le_bytes()[..(i as usize)])
+                        .unwrap(),
+                    seq
+                );
+            }
+            for i in 0..7u64 {
+                let r = c.try_next().unwrap();
+                assert_eq!(r.seq(), round * 7 + i);
+                assert_eq!(r.kind(), i as u32);
+                assert_eq!(r.data(), &r.seq().to_le_bytes()[..(i as usize)]);
+            }
+            assert_eq!(c.try_next().unwrap_err(), RecvError::Empty);
+        }
+        let st = log.stats();
+        assert_eq!(st.records_appended, 35);
+        assert!(
+            st.segments_retained <= 2,
+            "eager reclaim keeps the working set small: {st:?}"
+        );
+    }
+
+    #[test]
+    fn zero_length_and_max_size_records() {
+        let log = heap_log(256, 2, OverflowPolicy::Block);
+        let mut c = log.cursor(Start::Earliest).unwrap();
+        let max = log.config().max_record_size;
+        assert_eq!(max, 256 - frame::HEADER);
+        log.append(&[]).unwrap();
+        log.append(&vec![1u8; max]).unwrap();
+        assert_eq!(
+            log.append(&vec![1u8; max + 1]),
+            Err(AppendError::TooLarge { len: max + 1, max })
+        );
+        assert_eq!(c.try_next().unwrap().data(), b"");
+        assert_eq!(c.try_next().unwrap().data().len(), max);
+        assert_eq!(c.try_next().unwrap_err(), RecvError::Empty);
+        assert_eq!(
+            log.next_seq(),
+            2,
+            "the refused record took no sequence number"
+        );
+    }
+
+    #[test]
+    fn start_positions() {
+        let log = heap_log(256, 8, OverflowPolicy::Block);
+        let keep = log.cursor(Start::Earliest).unwrap();
+        for i in 0..20u64 {
+            log.append(&i.to_le_bytes()).unwrap();
+        }
+        let mut at = log.cursor(Start::At(13)).unwrap();
+        assert_eq!(at.try_next().unwrap().seq(), 13);
+        let mut end = log.cursor(Start::At(20)).unwrap();
+        assert_eq!(end.try_next().unwrap_err(), RecvError::Empty);
+        assert_eq!(
+            log.cursor(Start::At(21)).unwrap_err(),
+            StartError::Future {
+                requested: 21,
+                next: 20
+            }
+        );
+        let mut latest = log.cursor(Start::Latest).unwrap();
+        log.append(b"new").unwrap();
+        assert_eq!(latest.try_next().unwrap().seq(), 20);
+        assert_eq!(end.try_next().unwrap().seq(), 20);
+        drop(keep);
+    }
+
+    #[test]
+    fn evicted_start_is_an_error() {
+        let log = heap_log(256, 2, OverflowPolicy::DropOldest);
+        for i in 0..100u64 {
+            log.append(&i.to_le_bytes()).unwrap();
+        }
+        let oldest = log.stats().oldest_seq;
+        assert!(oldest > 0);
+        assert_eq!(
+            log.cursor(Start::At(0)).unwrap_err(),
+            StartError::Evicted {
+                requested: 0,
+                oldest
+            }
+        );
+        let mut c = log.cursor(Start::Earliest).unwrap();
+        assert_eq!(c.try_next().unwrap().seq(), oldest);
+    }
+
+    #[test]
+    fn batch_append_and_read() {
+        let log = heap_log(512, 4, OverflowPolicy::Block);
+        let p = log.producer();
+        let mut c = log.cursor(Start::Earliest).unwrap();
+        let recs: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; i as usize]).collect();
+        assert_eq!(p.append_batch(3, &recs).unwrap(), 0);
+        assert_eq!(p.append_batch(3, &recs).unwrap(), 10);
+        let too_big: Vec<Vec<u8>> = (0..20).map(|_| vec![0u8; 40]).collect();
+        assert!(matches!(
+            p.append_batch(0, &too_big),
+            Err(AppendError::TooLarge { .. })
+        ));
+        assert_eq!(p.append_batch::<&[u8]>(0, &[]).unwrap(), 20);
+        let mut n = 0u64;
+        while n < 20 {
+            for r in c.try_next_batch(7).unwrap() {
+                assert_eq!(r.seq(), n);
+                assert_eq!(r.data(), &recs[(n % 10) as usize][..]);
+                n += 1;
+            }
+        }
+        assert_eq!(c.try_next_batch(7).unwrap_err(), RecvError::Empty);
+    }
+
+    #[test]
+    fn reject_and_block_without_waiting() {
+        for policy in [OverflowPolicy::Reject, OverflowPolicy::Block] {
+            let log = heap_log(256, 2, policy);
+            let mut c = log.cursor(Start::Earliest).unwrap();
+            let p = log.producer();
+            let mut n = 0;
+            while p.try_append(0, &[0u8; 64]).is_ok() {
+                n += 1;
+            }
+            assert_eq!(p.try_append(0, &[0u8; 64]), Err(AppendError::Full));
+            // Reading frees room.
+            for _ in 0..n {
+                c.try_next().unwrap();
+            }
+            assert!(p.try_append(0, &[0u8; 64]).is_ok(), "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn close_then_drain() {
+        let log = heap_log(256, 4, OverflowPolicy::Block);
+        let mut c = log.cursor(Start::Earliest).unwrap();
+        for i in 0..9u8 {
+            log.append(&[i; 30]).unwrap();
+        }
+        assert!(log.close(CloseStatus::error(2, "x")));
+        for i in 0..9u8 {
+            assert_eq!(c.try_next().unwrap().data(), &[i; 30]);
+        }
+        assert_eq!(
+            c.try_next().unwrap_err(),
+            RecvError::Closed(CloseStatus::error(2, "x"))
+        );
+        assert!(log.is_closed());
+    }
+
+    #[test]
+    fn two_threads_in_order() {
+        let n: u64 = if cfg!(miri) { 300 } else { 20_000 };
+        let log = heap_log(256, 3, OverflowPolicy::Block);
+        let mut c = log.cursor(Start::Earliest).unwrap();
+        let p = log.producer();
+        let t = std::thread::spawn(move || {
+            for i in 0..n {
+                p.append(&i.to_le_bytes()).unwrap();
+            }
+        });
+        for i in 0..n {
+            let r = c.next().unwrap();
+            assert_eq!((r.seq(), r.data()), (i, &i.to_le_bytes()[..]));
+        }
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn lag_under_drop_oldest_two_threads() {
+        let n: u64 = if cfg!(miri) { 300 } else { 20_000 };
+        let log = heap_log(256, 2, OverflowPolicy::DropOldest);
+        let mut c = log.cursor(Start::Earliest).unwrap();
+        let l2 = log.clone();
+        let t = std::thread::spawn(move || {
+            for i in 0..n {
+                l2.append(&i.to_le_bytes()).unwrap();
+            }
+            l2.close(CloseStatus::Ok);
+        });
+        let (mut read, mut missed) = (0, 0);
+        loop {
+            match c.next() {
+                Ok(r) => {
+                    assert_eq!(r.data(), &r.seq().to_le_bytes());
+                    assert_eq!(r.seq(), read + missed);
+                    read += 1;
+                }
+                Err(RecvError::Lagged { missed: m }) => missed += m,
+                Err(RecvError::Closed(_)) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        t.join().unwrap();
+        assert_eq!(read + missed, n);
+    }
+
+    #[test]
+    fn builder_refuses_bad_settings() {
+        assert!(Log::builder().segment_size(1000).build().is_err());
+        assert!(Log::builder().segment_size(128).build().is_err());
+        assert!(Log::builder().segment_size(1 << 28).build().is_err());
+        assert!(Log::builder()
+            .segment_size(4096)
+            .max_bytes(4096)
+            .build()
+            .is_err());
+        assert!(Log::builder()
+            .segment_size(4096)
+            .max_record_size(4096)
+            .build()
+            .is_err());
+        assert!(Log::builder()
+            .segment_size(4096)
+            .max_bytes(8192)
+            .retain_bytes(1 << 20)
+            .build()
+            .is_err());
+        let e = Log::builder().segment_size(3000).build().unwrap_err();
+        assert!(e.to_string().contains("power of two"), "{e}");
+    }
+}
