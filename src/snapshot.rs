@@ -10,7 +10,8 @@
 //!
 //! [`load`](Snapshot::load) never blocks and never allocates: it returns a
 //! [`SnapshotGuard`] borrowed through arc-swap's debt slots (a few atomic
-//! operations on thread-local memory). Keep a guard briefly; for a value kept
+//! operations on thread-local memory; arc-swap registers each thread once,
+//! on its first load of any `ArcSwap`). Keep a guard briefly; for a value kept
 //! across calls take an `Arc` with [`load_full`](Snapshot::load_full).
 //!
 //! # Writing

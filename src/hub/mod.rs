@@ -193,7 +193,9 @@ pub enum HubOverflow {
     DropOldest,
     /// Wait up to `timeout` for the subscriber to make room, then drop the
     /// event. Stalls the publisher (and so every other subscriber) while it
-    /// waits. `Duration::MAX` waits as long as it takes.
+    /// waits. `Duration::MAX` waits as long as it takes — so a thread must
+    /// not publish to a full `Block` subscription that only it drains.
+    /// Unsubscribe and close release a waiting publisher at once.
     Block {
         /// The longest a publisher waits for room, per event.
         timeout: Duration,
@@ -602,6 +604,24 @@ impl Hub {
     }
 
     /// Publishes one event to every matching subscription.
+    ///
+    /// The payload is copied once into a shared allocation (only if some
+    /// subscription matches). Subscriptions registered before this call
+    /// began receive it or count it as dropped; a publish racing with
+    /// [`close`](Self::close) may return `Ok` with the event counted as
+    /// dropped by the subscriptions already closed.
+    ///
+    /// ```
+    /// use fanlog::hub::{Filter, Hub, HubOverflow, SubscribeOptions};
+    /// let hub = Hub::new();
+    /// let opts = SubscribeOptions::new().capacity(1).overflow(HubOverflow::DropNewest);
+    /// let _full = hub.subscribe(Filter::All, opts).unwrap();
+    /// let _other = hub.subscribe(Filter::kinds([2]), Default::default()).unwrap();
+    /// let r = hub.publish(1, b"first").unwrap();
+    /// assert_eq!((r.delivered, r.dropped), (1, 0));
+    /// let r = hub.publish(1, b"second").unwrap(); // `_full` is full
+    /// assert_eq!((r.delivered, r.dropped), (0, 1));
+    /// ```
     ///
     /// # Errors
     /// [`AppendError::Closed`] after [`close`](Self::close) (nothing
