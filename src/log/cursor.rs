@@ -474,6 +474,7 @@ impl Cursor {
     ///
     /// # Errors
     /// `Interrupted` (through a [`Waker`]), `Lagged`, `Closed`.
+    #[allow(clippy::should_implement_trait)] // a blocking read, not an iterator
     pub fn next(&mut self) -> Result<Record<'_>, RecvError> {
         self.read_one(Deadline::Never)
     }
