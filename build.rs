@@ -21,17 +21,10 @@ fn main() {
             return;
         }
     };
-    // Only the extern "C" layer: every file of src/ffi, in name order.
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("src/ffi"))
-        .expect("src/ffi exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
-        .collect();
-    files.sort();
-    let mut builder = cbindgen::Builder::new().with_config(config);
-    for f in &files {
-        builder = builder.with_src(f);
-    }
+    // Only the extern "C" layer: src/ffi/mod.rs and the modules it declares.
+    let builder = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(root.join("src/ffi/mod.rs"));
     let bindings = match builder.generate() {
         Ok(b) => b,
         Err(e) => {

@@ -22,12 +22,227 @@
 #include <stdbool.h>
 
 // Version of the C ABI described by `include/fanlog.h`. A binding compares
-// it with the `FANLOG_ABI_VERSION` it was compiled against.
+// it with what `fanlog_abi_version()` returns at run time.
 #define FANLOG_ABI_VERSION 1
+
+// Timeout value: do not wait at all.
+#define FANLOG_NO_WAIT 0
+
+// Timeout value: wait as long as it takes.
+#define FANLOG_WAIT_FOREVER UINT64_MAX
+
+// Overflow policy: producers wait for the slowest cursor.
+#define FANLOG_OVERFLOW_BLOCK 0
+
+// Overflow policy: evict the oldest segment; slow cursors get `FANLOG_LAGGED`.
+#define FANLOG_OVERFLOW_DROP_OLDEST 1
+
+// Overflow policy: appends fail with `FANLOG_FULL`.
+#define FANLOG_OVERFLOW_REJECT 2
+
+// Wait strategy: spin briefly, then sleep (default).
+#define FANLOG_WAIT_SPIN_THEN_PARK 0
+
+// Wait strategy: busy-spin (lowest latency, burns a core per waiter).
+#define FANLOG_WAIT_SPIN 1
+
+// Timestamps: coarse realtime clock (default, ~1-4 ms resolution).
+#define FANLOG_TIMESTAMPS_COARSE 0
+
+// Timestamps: precise realtime clock.
+#define FANLOG_TIMESTAMPS_PRECISE 1
+
+// Timestamps: none (records carry 0).
+#define FANLOG_TIMESTAMPS_OFF 2
+
+// Cursor start: the oldest retained record.
+#define FANLOG_START_EARLIEST 0
+
+// Cursor start: the next record to be appended.
+#define FANLOG_START_LATEST 1
+
+// Cursor start: the given sequence number.
+#define FANLOG_START_AT 2
+
+// Status code returned by every fallible function. The values are fixed
+// and never reused.
+enum fanlog_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Success.
+  FANLOG_OK = 0,
+  // Nothing to read right now (non-blocking read), or: not closed yet.
+  FANLOG_EMPTY = 1,
+  // The timeout passed.
+  FANLOG_TIMEOUT = 2,
+  // The object is closed (appends), or drained after close (reads): read
+  // the close status with `fanlog_*_close_status`.
+  FANLOG_CLOSED = 3,
+  // The reader fell behind; `*out_missed` holds how many records it
+  // missed. The next read continues at the oldest retained record.
+  FANLOG_LAGGED = 4,
+  // No room (`FANLOG_OVERFLOW_REJECT`, or a zero timeout under
+  // `FANLOG_OVERFLOW_BLOCK`).
+  FANLOG_FULL = 5,
+  // The record or batch is larger than the configured maximum.
+  FANLOG_TOO_LARGE = 6,
+  // The caller's buffer is too small; the needed size was written.
+  FANLOG_BUFFER_TOO_SMALL = 7,
+  // The wait was interrupted (`fanlog_*_interrupt`).
+  FANLOG_INTERRUPTED = 8,
+  // `FANLOG_START_AT` named a sequence number no longer retained.
+  FANLOG_EVICTED = 9,
+  // `FANLOG_START_AT` named a sequence number not yet appended.
+  FANLOG_FUTURE = 10,
+  // A required pointer argument was NULL.
+  FANLOG_NULL_ARGUMENT = 20,
+  // An argument is out of range (policy, option, size...).
+  FANLOG_INVALID_ARGUMENT = 21,
+  // The handle is not a live handle of the expected type (freed?).
+  FANLOG_INVALID_HANDLE = 22,
+  // Another thread is using this cursor or subscription right now (they
+  // are single-consumer objects).
+  FANLOG_BUSY = 23,
+  // The operating system refused (memory, file descriptors).
+  FANLOG_OS_ERROR = 30,
+  // A bug: a panic was caught at the boundary; the object was closed.
+  FANLOG_PANIC = 99,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum fanlog_status fanlog_status;
+#else
+typedef uint32_t fanlog_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// One reader's position in a log (opaque). Create with `fanlog_cursor_new`,
+// release with `fanlog_cursor_free`. A cursor is single-consumer: reads from
+// two threads at once return `FANLOG_BUSY` for one of them.
+// `fanlog_cursor_interrupt` may be called from any thread at any time.
+//
+// Methods: `fanlog_cursor_next`, `fanlog_cursor_next_batch`,
+// `fanlog_cursor_next_copy`, `fanlog_cursor_interrupt`,
+// `fanlog_cursor_readiness_fd`, `fanlog_cursor_get_stats`,
+// `fanlog_cursor_close_status`, `fanlog_cursor_free`.
+typedef struct fanlog_cursor fanlog_cursor;
+
+// A broadcast log (opaque). Create with `fanlog_log_new`, release with
+// `fanlog_log_free`. Thread-safe: every function may be called from any
+// thread concurrently, except `fanlog_log_free`, which must be the last
+// call on the handle. Producers and cursors keep the log's memory alive, so
+// they may outlive this handle.
+//
+// Methods: `fanlog_log_new`, `fanlog_log_free`, `fanlog_log_append`,
+// `fanlog_log_append_batch`, `fanlog_log_close`, `fanlog_log_close_status`,
+// `fanlog_log_get_stats`, `fanlog_producer_new`, `fanlog_cursor_new`.
+typedef struct fanlog_log fanlog_log;
+
+// An appending handle of a log (opaque), with its own interrupt. Create
+// with `fanlog_producer_new`, release with `fanlog_producer_free`.
+// Thread-safe; `fanlog_producer_interrupt` interrupts its blocked appends.
+//
+// Methods: `fanlog_producer_append`, `fanlog_producer_append_batch`,
+// `fanlog_producer_interrupt`, `fanlog_producer_free`.
+typedef struct fanlog_producer fanlog_producer;
+
+// Log configuration. Always initialize with `fanlog_log_options_default`,
+// then change fields.
+typedef struct fanlog_log_options {
+  // Bytes per segment: a power of two from 256 B to 128 MiB (default 1 MiB).
+  size_t segment_size;
+  // Byte budget for retained segments, at least two segments (default 64 MiB).
+  size_t max_bytes;
+  // History kept even when no cursor needs it, in bytes (default 0).
+  size_t retain_bytes;
+  // Largest payload, at most `segment_size - 24`; 0 means that maximum.
+  size_t max_record_size;
+  // `FANLOG_OVERFLOW_*` (default `FANLOG_OVERFLOW_BLOCK`).
+  uint32_t overflow;
+  // `FANLOG_WAIT_*` (default `FANLOG_WAIT_SPIN_THEN_PARK`).
+  uint32_t wait_strategy;
+  // `FANLOG_TIMESTAMPS_*` (default `FANLOG_TIMESTAMPS_COARSE`).
+  uint32_t timestamps;
+  // Free segments kept for reuse (default 4).
+  uint32_t pool_segments;
+} fanlog_log_options;
+
+// A byte range, for batch appends.
+typedef struct fanlog_slice {
+  // Start of the bytes (may be NULL when `len` is 0).
+  const uint8_t *data;
+  // Length in bytes.
+  size_t len;
+} fanlog_slice;
+
+// Counters of a log (see `fanlog_log_get_stats`).
+typedef struct fanlog_log_stats {
+  // Records appended (the next sequence number).
+  uint64_t records_appended;
+  // Framed bytes appended (24-byte header + payload, 8-aligned).
+  uint64_t bytes_appended;
+  // Oldest retained sequence number.
+  uint64_t oldest_seq;
+  // Segments evicted by `FANLOG_OVERFLOW_DROP_OLDEST`.
+  uint64_t segments_evicted;
+  // Records cursors were told they missed, summed.
+  uint64_t records_missed;
+  // Segments linked.
+  size_t segments_retained;
+  // Bytes of segment memory held (linked + leased by lagging cursors).
+  size_t bytes_retained;
+  // High-water mark of `bytes_retained`.
+  size_t peak_bytes_retained;
+  // Segment memory allocated, pool included.
+  size_t bytes_allocated;
+  // Live cursors.
+  size_t cursors;
+  // 1 once closed.
+  uint32_t closed;
+} fanlog_log_stats;
+
+// One record read from a cursor. `data` points into the log's memory
+// (zero-copy) and stays valid until the next call on the same cursor, or
+// its free; copy what you need to keep. For `fanlog_cursor_next_copy` it
+// points into the caller's buffer instead.
+typedef struct fanlog_record {
+  // Gap-free sequence number.
+  uint64_t seq;
+  // Append time, ns since the Unix epoch (0 if timestamps are off).
+  uint64_t timestamp_ns;
+  // The payload (NULL only when `len` is 0).
+  const uint8_t *data;
+  // Payload length in bytes.
+  size_t len;
+  // The application-defined kind given at append time.
+  uint32_t kind;
+} fanlog_record;
+
+// Counters of a cursor (see `fanlog_cursor_get_stats`).
+typedef struct fanlog_cursor_stats {
+  // Records read.
+  uint64_t records_read;
+  // Payload bytes read.
+  uint64_t bytes_read;
+  // Records missed (summed `FANLOG_LAGGED` reports).
+  uint64_t records_missed;
+  // Sequence number of the next record to read.
+  uint64_t position;
+  // Records appended but not yet read by this cursor.
+  uint64_t lag;
+  // Last time records were returned (ns since the Unix epoch, coarse).
+  uint64_t last_read_ns;
+} fanlog_cursor_stats;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// A static, NUL-terminated description of a status code (unknown codes
+// included). Never NULL; do not free. Thread-safe.
+const char *fanlog_status_str(uint32_t code);
 
 // Returns the ABI version of the linked library (`FANLOG_ABI_VERSION`).
 //
@@ -40,6 +255,264 @@ uint32_t fanlog_abi_version(void);
 //
 // Thread-safe, never blocks, never fails.
 const char *fanlog_version_string(void);
+
+// Fills `*out` with the default options.
+//
+// Returns `FANLOG_NULL_ARGUMENT` if `out` is NULL. Thread-safe.
+//
+// # Safety
+// `out` is NULL or valid for writing one `fanlog_log_options`.
+fanlog_status fanlog_log_options_default(struct fanlog_log_options *out);
+
+// Creates a log. `options` may be NULL for the defaults. On success
+// `*out` receives a handle that the caller owns and must release with
+// `fanlog_log_free`.
+//
+// Returns `FANLOG_INVALID_ARGUMENT` for invalid options (bad sizes, unknown
+// policy), `FANLOG_NULL_ARGUMENT` if `out` is NULL, `FANLOG_OS_ERROR` if the
+// first segment cannot be allocated. Thread-safe.
+//
+// # Safety
+// `options` is NULL or points to a valid `fanlog_log_options`; `out` is
+// NULL or valid for writing a pointer.
+fanlog_status fanlog_log_new(const struct fanlog_log_options *options, struct fanlog_log **out);
+
+// Releases a log handle. NULL (and an already freed handle) is ignored.
+// The log itself lives on while producers or cursors use it. Must not race
+// with other calls on this handle.
+//
+// # Safety
+// `log` is NULL or a handle from `fanlog_log_new`.
+void fanlog_log_free(struct fanlog_log *log);
+
+// Appends one record of `len` bytes at `data` with `kind`, waiting up to
+// `timeout_ns` for room under `FANLOG_OVERFLOW_BLOCK` (0 = don't wait,
+// `FANLOG_WAIT_FOREVER`). On success `*out_seq` (may be NULL) receives its
+// sequence number. The bytes are copied; `data` may be NULL if `len` is 0.
+//
+// Returns `FANLOG_TOO_LARGE` (nothing appended), `FANLOG_CLOSED`,
+// `FANLOG_FULL`, `FANLOG_TIMEOUT`. Thread-safe, lock-free; blocks only as
+// described.
+//
+// # Safety
+// `log` is a live handle; `data` points to `len` readable bytes; `out_seq`
+// is NULL or writable.
+fanlog_status fanlog_log_append(const struct fanlog_log *log,
+                                uint32_t kind,
+                                const uint8_t *data,
+                                size_t len,
+                                uint64_t timeout_ns,
+                                uint64_t *out_seq);
+
+// Appends `count` records with one reservation: they get contiguous
+// sequence numbers, the first written to `*out_first_seq` (may be NULL).
+// The whole batch (24-byte header + payload, 8-aligned, per record) must
+// fit in one segment, else `FANLOG_TOO_LARGE` (split it). Waiting and errors
+// as for `fanlog_log_append`. Thread-safe.
+//
+// # Safety
+// `log` is a live handle; `records` points to `count` slices of readable
+// bytes; `out_first_seq` is NULL or writable.
+fanlog_status fanlog_log_append_batch(const struct fanlog_log *log,
+                                      uint32_t kind,
+                                      const struct fanlog_slice *records,
+                                      size_t count,
+                                      uint64_t timeout_ns,
+                                      uint64_t *out_first_seq);
+
+// Closes the log with a completion status: `code` 0 and a NULL `message`
+// mean success; otherwise an application error code and an optional
+// NUL-terminated message (copied). Idempotent: the first close wins and
+// later calls return `FANLOG_CLOSED`. Afterwards appends fail with
+// `FANLOG_CLOSED`; every cursor still reads every record appended before,
+// then gets `FANLOG_CLOSED` and can read this status. Wakes blocked
+// producers and readers. Thread-safe.
+//
+// # Safety
+// `log` is a live handle; `message` is NULL or a NUL-terminated string.
+fanlog_status fanlog_log_close(const struct fanlog_log *log, int32_t code, const char *message);
+
+// Reads the close status: `*out_code` (0 for success), and the message
+// copied NUL-terminated into `buf` of `cap` bytes (`buf` may be NULL with
+// `cap` 0 to ask only the length). `*out_len` (may be NULL) receives the
+// message length without the NUL, also when `FANLOG_BUFFER_TOO_SMALL` is
+// returned. Returns `FANLOG_EMPTY` if the log is not closed. Thread-safe.
+//
+// # Safety
+// `log` is a live handle; the out pointers are NULL or writable (`buf` for
+// `cap` bytes).
+fanlog_status fanlog_log_close_status(const struct fanlog_log *log,
+                                      int32_t *out_code,
+                                      char *buf,
+                                      size_t cap,
+                                      size_t *out_len);
+
+// Fills `*out` with the log's counters. Thread-safe.
+//
+// # Safety
+// `log` is a live handle; `out` is NULL or writable.
+fanlog_status fanlog_log_get_stats(const struct fanlog_log *log, struct fanlog_log_stats *out);
+
+// Creates a producer of `log` with its own interrupt; `*out` receives a
+// handle the caller owns (release with `fanlog_producer_free`). Thread-safe.
+//
+// # Safety
+// `log` is a live handle; `out` is NULL or writable.
+fanlog_status fanlog_producer_new(const struct fanlog_log *log, struct fanlog_producer **out);
+
+// Releases a producer. NULL (and an already freed handle) is ignored. Must
+// not race with other calls on this handle.
+//
+// # Safety
+// `producer` is NULL or a handle from `fanlog_producer_new`.
+void fanlog_producer_free(struct fanlog_producer *producer);
+
+// As `fanlog_log_append`, through this producer: a blocked append returns
+// `FANLOG_INTERRUPTED` when `fanlog_producer_interrupt` is called.
+//
+// # Safety
+// As for `fanlog_log_append`.
+fanlog_status fanlog_producer_append(const struct fanlog_producer *producer,
+                                     uint32_t kind,
+                                     const uint8_t *data,
+                                     size_t len,
+                                     uint64_t timeout_ns,
+                                     uint64_t *out_seq);
+
+// As `fanlog_log_append_batch`, through this producer (interruptible).
+//
+// # Safety
+// As for `fanlog_log_append_batch`.
+fanlog_status fanlog_producer_append_batch(const struct fanlog_producer *producer,
+                                           uint32_t kind,
+                                           const struct fanlog_slice *records,
+                                           size_t count,
+                                           uint64_t timeout_ns,
+                                           uint64_t *out_first_seq);
+
+// Interrupts this producer's blocked append (or, if none is blocked, its
+// next one): it returns `FANLOG_INTERRUPTED`. Thread-safe, never blocks.
+//
+// # Safety
+// `producer` is a live handle.
+fanlog_status fanlog_producer_interrupt(const struct fanlog_producer *producer);
+
+// Creates a cursor on `log`. `start` is `FANLOG_START_EARLIEST`,
+// `FANLOG_START_LATEST` or `FANLOG_START_AT` (then `seq` is the sequence
+// number to start at; ignored otherwise). `*out` receives a handle the
+// caller owns (release with `fanlog_cursor_free`): while it lives it holds
+// the log's records from its position on (under `FANLOG_OVERFLOW_BLOCK`
+// producers wait for it).
+//
+// Returns `FANLOG_EVICTED` / `FANLOG_FUTURE` when `seq` is outside the
+// retained range, `FANLOG_INVALID_ARGUMENT` for an unknown `start`.
+// Thread-safe.
+//
+// # Safety
+// `log` is a live handle; `out` is NULL or writable.
+fanlog_status fanlog_cursor_new(const struct fanlog_log *log,
+                                uint32_t start,
+                                uint64_t seq,
+                                struct fanlog_cursor **out);
+
+// Releases a cursor and its hold on the log at once. NULL (and an already
+// freed handle) is ignored. Record pointers it returned become invalid.
+// Must not race with other calls on this handle (except that a concurrent
+// `fanlog_cursor_interrupt` is harmless only before this call starts).
+//
+// # Safety
+// `cursor` is NULL or a handle from `fanlog_cursor_new`.
+void fanlog_cursor_free(struct fanlog_cursor *cursor);
+
+// Reads the next record, waiting up to `timeout_ns` (0 = don't wait,
+// `FANLOG_WAIT_FOREVER`). On success `*out` describes it; its `data`
+// pointer is zero-copy and valid until the next call on this cursor or its
+// free.
+//
+// Returns `FANLOG_EMPTY` (timeout 0) or `FANLOG_TIMEOUT`,
+// `FANLOG_INTERRUPTED`, `FANLOG_LAGGED` (then `*out_missed`, which may be
+// NULL, receives how many records were missed; call again to continue at
+// the oldest retained record), `FANLOG_CLOSED` (everything was read; see
+// `fanlog_cursor_close_status`), `FANLOG_BUSY`. Single-consumer; blocks
+// as described.
+//
+// # Safety
+// `cursor` is a live handle; `out` writable; `out_missed` NULL or writable.
+fanlog_status fanlog_cursor_next(const struct fanlog_cursor *cursor,
+                                 uint64_t timeout_ns,
+                                 struct fanlog_record *out,
+                                 uint64_t *out_missed);
+
+// Reads up to `cap` records available now (waiting up to `timeout_ns` for
+// the first) into `out[0..*out_count]`. All are zero-copy and valid until
+// the next call on this cursor or its free. A batch never spans two
+// segments, so it may hold fewer records than are available. Errors as for
+// `fanlog_cursor_next` (then `*out_count` is not written).
+//
+// # Safety
+// `cursor` is a live handle; `out` writable for `cap` records;
+// `out_count` writable; `out_missed` NULL or writable.
+fanlog_status fanlog_cursor_next_batch(const struct fanlog_cursor *cursor,
+                                       uint64_t timeout_ns,
+                                       struct fanlog_record *out,
+                                       size_t cap,
+                                       size_t *out_count,
+                                       uint64_t *out_missed);
+
+// Reads the next record into the caller's buffer `buf` of `cap` bytes
+// (waiting as for `fanlog_cursor_next`); `out->data` then points into
+// `buf`. If the payload does not fit, returns `FANLOG_BUFFER_TOO_SMALL`,
+// writes the needed size to `*out_needed` (may be NULL) and does not
+// consume the record. Other errors as for `fanlog_cursor_next`.
+//
+// # Safety
+// `cursor` is a live handle; `buf` writable for `cap` bytes (may be NULL
+// if `cap` is 0); `out` writable; `out_needed`, `out_missed` NULL or
+// writable.
+fanlog_status fanlog_cursor_next_copy(const struct fanlog_cursor *cursor,
+                                      uint64_t timeout_ns,
+                                      uint8_t *buf,
+                                      size_t cap,
+                                      struct fanlog_record *out,
+                                      size_t *out_needed,
+                                      uint64_t *out_missed);
+
+// Interrupts the cursor's blocked read (or, if none, its next blocking
+// read), which returns `FANLOG_INTERRUPTED`. Thread-safe: may be called
+// from any thread while another thread reads. Never blocks.
+//
+// # Safety
+// `cursor` is a live handle.
+fanlog_status fanlog_cursor_interrupt(const struct fanlog_cursor *cursor);
+
+// Writes to `*out_fd` a readiness file descriptor (Linux eventfd) for
+// poll/epoll: readable whenever the cursor has something to return (a
+// record, `FANLOG_LAGGED`, `FANLOG_CLOSED`) or was interrupted; possibly
+// spuriously. Wait for readable, then read with timeout 0 until
+// `FANLOG_EMPTY` (which re-arms it). The fd belongs to the cursor: do not
+// read, write or close it; it is closed by `fanlog_cursor_free`. Repeated
+// calls return the same fd. Single-consumer.
+//
+// # Safety
+// `cursor` is a live handle; `out_fd` writable.
+fanlog_status fanlog_cursor_readiness_fd(const struct fanlog_cursor *cursor, int *out_fd);
+
+// Fills `*out` with the cursor's counters. Single-consumer.
+//
+// # Safety
+// `cursor` is a live handle; `out` writable.
+fanlog_status fanlog_cursor_get_stats(const struct fanlog_cursor *cursor,
+                                      struct fanlog_cursor_stats *out);
+
+// As `fanlog_log_close_status`, for the log this cursor reads. Thread-safe.
+//
+// # Safety
+// As for `fanlog_log_close_status`, with a live cursor handle.
+fanlog_status fanlog_cursor_close_status(const struct fanlog_cursor *cursor,
+                                         int32_t *out_code,
+                                         char *buf,
+                                         size_t cap,
+                                         size_t *out_len);
 
 #ifdef __cplusplus
 }  // extern "C"

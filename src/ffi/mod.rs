@@ -1,9 +1,121 @@
-//! The C ABI (see `include/fanlog.h`). Grows with the C-ABI issue; for now
-//! the version entry points that let a binding check it matches its header.
+//! The C ABI: `extern "C"` functions over the log, its producers and
+//! cursors (and, as they land, the hub and snapshots). `include/fanlog.h` is
+//! generated from these files by `build.rs` (cbindgen).
+//!
+//! Conventions, for every function:
+//!
+//! * Fallible functions return a [`fanlog_status`] (`FANLOG_OK` = 0).
+//!   Out-parameters are written only on success, except where a function
+//!   documents otherwise (`out_missed` on `FANLOG_LAGGED`, the needed size on
+//!   `FANLOG_BUFFER_TOO_SMALL`).
+//! * Choices (policies, start positions) come from C as plain integers and
+//!   are validated; a Rust enum is never read from C memory.
+//! * Null pointers give `FANLOG_NULL_ARGUMENT`; a handle that was already
+//!   freed is detected (tag check, freed handles are quarantined) and gives
+//!   `FANLOG_INVALID_HANDLE` — best effort: very old freed handles may have
+//!   been reused.
+//! * No panic crosses the boundary: each body runs under `catch_unwind`; a
+//!   caught panic returns `FANLOG_PANIC` and closes the object it happened in
+//!   with an error status.
+//! * No thread-local "last error": Go may call the next function from another
+//!   OS thread.
+
+#![allow(non_camel_case_types)]
+
+pub mod handle;
+pub mod log;
+
+use crate::error::{AppendError, RecvError};
+use crate::wait::Deadline;
+use std::ffi::c_char;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
 
 /// Version of the C ABI described by `include/fanlog.h`. A binding compares
-/// it with the `FANLOG_ABI_VERSION` it was compiled against.
+/// it with what `fanlog_abi_version()` returns at run time.
 pub const FANLOG_ABI_VERSION: u32 = 1;
+
+/// Timeout value: do not wait at all.
+pub const FANLOG_NO_WAIT: u64 = 0;
+/// Timeout value: wait as long as it takes.
+pub const FANLOG_WAIT_FOREVER: u64 = u64::MAX;
+
+/// Status code returned by every fallible function. The values are fixed
+/// and never reused.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum fanlog_status {
+    /// Success.
+    FANLOG_OK = 0,
+    // --- outcomes of reads and appends ---
+    /// Nothing to read right now (non-blocking read), or: not closed yet.
+    FANLOG_EMPTY = 1,
+    /// The timeout passed.
+    FANLOG_TIMEOUT = 2,
+    /// The object is closed (appends), or drained after close (reads): read
+    /// the close status with `fanlog_*_close_status`.
+    FANLOG_CLOSED = 3,
+    /// The reader fell behind; `*out_missed` holds how many records it
+    /// missed. The next read continues at the oldest retained record.
+    FANLOG_LAGGED = 4,
+    /// No room (`FANLOG_OVERFLOW_REJECT`, or a zero timeout under
+    /// `FANLOG_OVERFLOW_BLOCK`).
+    FANLOG_FULL = 5,
+    /// The record or batch is larger than the configured maximum.
+    FANLOG_TOO_LARGE = 6,
+    /// The caller's buffer is too small; the needed size was written.
+    FANLOG_BUFFER_TOO_SMALL = 7,
+    /// The wait was interrupted (`fanlog_*_interrupt`).
+    FANLOG_INTERRUPTED = 8,
+    /// `FANLOG_START_AT` named a sequence number no longer retained.
+    FANLOG_EVICTED = 9,
+    /// `FANLOG_START_AT` named a sequence number not yet appended.
+    FANLOG_FUTURE = 10,
+    // --- caller errors ---
+    /// A required pointer argument was NULL.
+    FANLOG_NULL_ARGUMENT = 20,
+    /// An argument is out of range (policy, option, size...).
+    FANLOG_INVALID_ARGUMENT = 21,
+    /// The handle is not a live handle of the expected type (freed?).
+    FANLOG_INVALID_HANDLE = 22,
+    /// Another thread is using this cursor or subscription right now (they
+    /// are single-consumer objects).
+    FANLOG_BUSY = 23,
+    // --- environment ---
+    /// The operating system refused (memory, file descriptors).
+    FANLOG_OS_ERROR = 30,
+    /// A bug: a panic was caught at the boundary; the object was closed.
+    FANLOG_PANIC = 99,
+}
+
+use fanlog_status::*;
+
+/// A static, NUL-terminated description of a status code (unknown codes
+/// included). Never NULL; do not free. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn fanlog_status_str(code: u32) -> *const c_char {
+    let s: &'static str = match code {
+        0 => "ok\0",
+        1 => "empty: nothing to read right now (or not closed yet)\0",
+        2 => "timed out\0",
+        3 => "closed\0",
+        4 => "lagged: the reader missed records that were dropped\0",
+        5 => "full: no room in the byte budget\0",
+        6 => "too large: record or batch exceeds the configured maximum\0",
+        7 => "buffer too small\0",
+        8 => "interrupted\0",
+        9 => "evicted: the requested sequence number is no longer retained\0",
+        10 => "future: the requested sequence number has not been appended yet\0",
+        20 => "null argument\0",
+        21 => "invalid argument\0",
+        22 => "invalid handle (already freed, or of another type)\0",
+        23 => "busy: the object is in use by another thread\0",
+        30 => "operating system error\0",
+        99 => "panic caught at the C boundary (bug); the object was closed\0",
+        _ => "unknown status code\0",
+    };
+    s.as_ptr().cast()
+}
 
 /// Returns the ABI version of the linked library (`FANLOG_ABI_VERSION`).
 ///
@@ -19,6 +131,119 @@ pub extern "C" fn fanlog_abi_version() -> u32 {
 ///
 /// Thread-safe, never blocks, never fails.
 #[unsafe(no_mangle)]
-pub extern "C" fn fanlog_version_string() -> *const std::ffi::c_char {
+pub extern "C" fn fanlog_version_string() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Runs `f`; a panic becomes `FANLOG_PANIC` after `on_panic` ran (which
+/// closes the object concerned). `on_panic` itself must not panic; if it
+/// does, that panic is swallowed too.
+pub(crate) fn guard(f: impl FnOnce() -> fanlog_status, on_panic: impl FnOnce()) -> fanlog_status {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = catch_unwind(AssertUnwindSafe(on_panic));
+            FANLOG_PANIC
+        }
+    }
+}
+
+/// `?`-style helper: the status of a `Result<(), fanlog_status>`.
+pub(crate) fn status(r: Result<(), fanlog_status>) -> fanlog_status {
+    match r {
+        Ok(()) => FANLOG_OK,
+        Err(s) => s,
+    }
+}
+
+/// A C timeout (ns; 0 = no wait, `UINT64_MAX` = forever) as a deadline.
+pub(crate) fn deadline(timeout_ns: u64) -> Deadline {
+    match timeout_ns {
+        0 => Deadline::Now,
+        u64::MAX => Deadline::Never,
+        ns => Deadline::after(Duration::from_nanos(ns)),
+    }
+}
+
+/// The status for an append error.
+pub(crate) fn append_status(e: &AppendError) -> fanlog_status {
+    match e {
+        AppendError::Closed(_) => FANLOG_CLOSED,
+        AppendError::TooLarge { .. } => FANLOG_TOO_LARGE,
+        AppendError::Full => FANLOG_FULL,
+        AppendError::Timeout => FANLOG_TIMEOUT,
+        AppendError::Interrupted => FANLOG_INTERRUPTED,
+    }
+}
+
+/// The status for a read error, and the missed count for `Lagged`.
+pub(crate) fn recv_status(e: &RecvError) -> (fanlog_status, u64) {
+    match e {
+        RecvError::Empty => (FANLOG_EMPTY, 0),
+        RecvError::Timeout => (FANLOG_TIMEOUT, 0),
+        RecvError::Interrupted => (FANLOG_INTERRUPTED, 0),
+        RecvError::Lagged { missed } => (FANLOG_LAGGED, *missed),
+        RecvError::Closed(_) => (FANLOG_CLOSED, 0),
+    }
+}
+
+/// Borrows `len` bytes at `data` (NULL allowed when `len` is 0).
+///
+/// # Safety
+/// If `len > 0`, `data` must point to `len` readable bytes that stay valid
+/// and unmodified for `'a`.
+pub(crate) unsafe fn bytes<'a>(data: *const u8, len: usize) -> Result<&'a [u8], fanlog_status> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if data.is_null() {
+        return Err(FANLOG_NULL_ARGUMENT);
+    }
+    // SAFETY: non-null, and the caller guarantees `len` readable bytes.
+    Ok(unsafe { std::slice::from_raw_parts(data, len) })
+}
+
+/// Writes `value` to `out` if it is not NULL.
+///
+/// # Safety
+/// `out` is NULL or valid for a write of `T`.
+pub(crate) unsafe fn write_opt<T>(out: *mut T, value: T) {
+    if !out.is_null() {
+        // SAFETY: non-null and valid per the caller.
+        unsafe { out.write(value) };
+    }
+}
+
+/// Copies a close status out: `*out_code`, and the message NUL-terminated
+/// into `buf` (capacity `cap`); `*out_len` gets the message length without
+/// the NUL (written also on `FANLOG_BUFFER_TOO_SMALL`).
+///
+/// # Safety
+/// Pointers are NULL or valid for writes (`buf` for `cap` bytes).
+pub(crate) unsafe fn copy_status(
+    status: &crate::CloseStatus,
+    out_code: *mut i32,
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> fanlog_status {
+    let msg = status.message().as_bytes();
+    // SAFETY: caller's contract.
+    unsafe { write_opt(out_len, msg.len()) };
+    if !buf.is_null() || cap > 0 {
+        if buf.is_null() {
+            return FANLOG_NULL_ARGUMENT;
+        }
+        if cap < msg.len() + 1 {
+            return FANLOG_BUFFER_TOO_SMALL;
+        }
+        // SAFETY: `buf` has room for `msg.len() + 1` bytes (checked).
+        unsafe {
+            std::ptr::copy_nonoverlapping(msg.as_ptr(), buf.cast::<u8>(), msg.len());
+            *buf.add(msg.len()) = 0;
+        }
+    }
+    // SAFETY: caller's contract.
+    unsafe { write_opt(out_code, status.code()) };
+    FANLOG_OK
 }

@@ -3,7 +3,7 @@
 use super::frame::{commit_value, frame_len, HEADER, KIND_AT, LEN_AT, TIME_AT};
 use super::segment::{closed_link, unpack, Segment};
 use super::{Shared, WaitStrategy};
-use crate::error::{RecvError, StartError};
+use crate::error::{CloseStatus, RecvError, StartError};
 use crate::sync::Ordering;
 use crate::wait::{backoff, Deadline, Interrupt, ReadinessFd, WakeTarget, Waker};
 use crossbeam_epoch as epoch;
@@ -255,7 +255,28 @@ impl Cursor {
     /// If the frame at the position is committed, returns it and advances
     /// past it (never leaves the segment).
     #[inline]
-    fn take_committed(&mut self) -> Option<Record<'_>> {
+    fn take_committed<'a>(&'a mut self) -> Option<Record<'a>> {
+        let (rec, flen) = self.peek_frame()?;
+        // SAFETY: detaches the record's lifetime from the `&self` borrow so
+        // we can advance the position; the bytes live in the segment our
+        // lease keeps alive and the caller's `&mut self` borrow (the
+        // returned lifetime) prevents the cursor from leaving the segment.
+        let rec: Record<'a> = unsafe { std::mem::transmute::<Record<'_>, Record<'a>>(rec) };
+        self.off += flen;
+        self.idx += 1;
+        self.seq += 1;
+        self.stats.records_read += 1;
+        self.stats.bytes_read += rec.data.len() as u64;
+        if self.stats.records_read & 63 == 0 {
+            self.stats.last_read_ns = coarse_now();
+        }
+        Some(rec)
+    }
+
+    /// The committed record at the position, if any, and its frame length,
+    /// without consuming it.
+    #[inline]
+    fn peek_frame(&self) -> Option<(Record<'_>, usize)> {
         let seg = self.segment();
         let size = seg.size();
         if self.off + HEADER > size {
@@ -283,21 +304,30 @@ impl Cursor {
         debug_assert!(self.off + HEADER + len <= size);
         // SAFETY: as above; `len` bytes of payload follow the header.
         let data = unsafe { std::slice::from_raw_parts(p.add(HEADER), len) };
-        let seq = self.seq;
-        self.off += frame_len(len);
-        self.idx += 1;
-        self.seq += 1;
-        self.stats.records_read += 1;
-        self.stats.bytes_read += len as u64;
-        if self.stats.records_read & 63 == 0 {
-            self.stats.last_read_ns = coarse_now();
-        }
-        Some(Record {
-            seq,
-            kind,
-            time,
-            data,
-        })
+        Some((
+            Record {
+                seq: self.seq,
+                kind,
+                time,
+                data,
+            },
+            frame_len(len),
+        ))
+    }
+
+    /// Waits until a record is at the position (C ABI: copy-out reads).
+    pub(crate) fn wait_for(&mut self, deadline: Deadline) -> Result<(), RecvError> {
+        self.wait_ready(deadline)
+    }
+
+    /// The record at the position without consuming it (after `wait_for`).
+    pub(crate) fn peek(&self) -> Option<Record<'_>> {
+        self.peek_frame().map(|(r, _)| r)
+    }
+
+    /// Consumes the record at the position (after `peek` returned it).
+    pub(crate) fn skip(&mut self) {
+        let _ = self.take_committed();
     }
 
     /// Makes sure a committed record is at the position, moving across
@@ -464,10 +494,7 @@ impl Cursor {
 
     #[inline]
     fn take_committed_peek(&self) -> bool {
-        let seg = self.segment();
-        self.off + HEADER <= seg.size()
-            // Acquire: as in `take_committed`.
-            && seg.data.commit_word(self.off).load(Ordering::Acquire) == commit_value(self.seq)
+        self.peek_frame().is_some()
     }
 
     /// The next record, waiting for it as long as it takes.
@@ -519,6 +546,15 @@ impl Cursor {
         self.batch(max, Deadline::after(timeout))
     }
 
+    /// Batch read with an explicit deadline (C ABI).
+    pub(crate) fn next_batch_deadline(
+        &mut self,
+        max: usize,
+        deadline: Deadline,
+    ) -> Result<Batch<'_>, RecvError> {
+        self.batch(max, deadline)
+    }
+
     fn batch(&mut self, max: usize, deadline: Deadline) -> Result<Batch<'_>, RecvError> {
         if max == 0 {
             return Ok(Batch {
@@ -568,6 +604,15 @@ impl Cursor {
             _ => self.shared.fire_fd(&fd),
         }
         Ok(fd.raw())
+    }
+
+    /// The log's close status, once it is closed.
+    pub fn close_status(&self) -> Option<CloseStatus> {
+        // Acquire: pairs with the Release store in `close`.
+        self.shared
+            .closed
+            .load(Ordering::Acquire)
+            .then(|| self.shared.close_status())
     }
 
     /// Sequence number of the next record this cursor will return.

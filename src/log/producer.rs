@@ -163,6 +163,38 @@ impl Producer {
         )
     }
 
+    /// Append with an explicit deadline (C ABI).
+    pub(crate) fn append_deadline(
+        &self,
+        kind: u32,
+        data: &[u8],
+        deadline: Deadline,
+    ) -> Result<u64, AppendError> {
+        append_one(
+            &self.shared,
+            kind,
+            data,
+            deadline,
+            Some(&self.interrupt.interrupt),
+        )
+    }
+
+    /// Batch append with an explicit deadline (C ABI).
+    pub(crate) fn append_batch_deadline<B: AsRef<[u8]>>(
+        &self,
+        kind: u32,
+        records: &[B],
+        deadline: Deadline,
+    ) -> Result<u64, AppendError> {
+        append_batch(
+            &self.shared,
+            kind,
+            records,
+            deadline,
+            Some(&self.interrupt.interrupt),
+        )
+    }
+
     /// A handle that interrupts this producer's blocked appends.
     pub fn waker(&self) -> Waker {
         Waker {
