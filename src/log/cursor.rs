@@ -483,7 +483,9 @@ impl Cursor {
     ///
     /// # Errors
     /// `Empty` (caught up), `Lagged` (once, after records were dropped),
-    /// `Closed` (drained after close; again on every later call).
+    /// `Closed` (drained after close; again on every later call),
+    /// `Interrupted` (a [`Waker`] interrupted this cursor since its last
+    /// wait: the interrupt is reported, and consumed, by the next read).
     #[inline]
     pub fn try_next(&mut self) -> Result<Record<'_>, RecvError> {
         if self.take_committed_peek() {
