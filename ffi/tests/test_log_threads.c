@@ -2,13 +2,14 @@
  * DropOldest run with lag accounting, and close with an error status
  * drained by every cursor. */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 
 #define PRODUCERS 4
 #define CURSORS 4
-#define PER_PRODUCER 200000
+static uint64_t PER_PRODUCER = 200000; /* FANLOG_TEST_RECORDS overrides (valgrind runs) */
 
 struct rec {
     uint32_t producer;
@@ -141,6 +142,8 @@ static void run(uint32_t overflow) {
 }
 
 int main(void) {
+    const char *env = getenv("FANLOG_TEST_RECORDS");
+    if (env) PER_PRODUCER = strtoull(env, NULL, 10);
     run(FANLOG_OVERFLOW_BLOCK);
     run(FANLOG_OVERFLOW_DROP_OLDEST);
     run(FANLOG_OVERFLOW_REJECT == 2 ? FANLOG_OVERFLOW_BLOCK : 0);
