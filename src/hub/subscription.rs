@@ -481,14 +481,25 @@ impl Subscription {
     /// Bookkeeping after taking `n` events out of the mailbox.
     #[inline]
     fn took(&mut self, n: u64) {
+        self.count_taken(n);
+        self.made_room();
+    }
+
+    /// Counts `n` events taken; samples the depth every 32.
+    #[inline]
+    fn count_taken(&mut self, n: u64) {
         let before = self.received;
         self.received += n;
         if (before ^ self.received) & !31 != 0 {
             self.sample_depth();
         }
+    }
+
+    /// There is room now: under `Block`, wake a publisher waiting for it (a
+    /// fence and a load when nobody waits).
+    #[inline]
+    fn made_room(&self) {
         if matches!(self.shared.policy, HubOverflow::Block { .. }) {
-            // There is room now: wake a publisher waiting for it (a fence
-            // and a load when nobody waits).
             self.shared.room.notify();
         }
     }
@@ -666,6 +677,7 @@ impl Subscription {
                 sub: self,
                 first: None,
                 left: 0,
+                unannounced: 0,
             });
         }
         let first = self.recv_until(deadline)?;
@@ -674,6 +686,7 @@ impl Subscription {
             sub: self,
             first: Some(first),
             left: max - 1,
+            unannounced: 0,
         })
     }
 
@@ -762,7 +775,14 @@ pub struct RecvBatch<'a> {
     first: Option<Event>,
     /// How many more may be taken.
     left: usize,
+    /// Events taken since a waiting `Block` publisher was last told there
+    /// is room (told every [`ANNOUNCE_EVERY`] events and when the batch
+    /// ends, instead of one fence per event).
+    unannounced: u32,
 }
+
+/// See [`RecvBatch::unannounced`].
+const ANNOUNCE_EVERY: u32 = 16;
 
 impl Iterator for RecvBatch<'_> {
     type Item = Event;
@@ -777,8 +797,21 @@ impl Iterator for RecvBatch<'_> {
         }
         let ev = self.sub.shared.mailbox.pop()?;
         self.left -= 1;
-        self.sub.took(1);
+        self.sub.count_taken(1);
+        self.unannounced += 1;
+        if self.unannounced == ANNOUNCE_EVERY {
+            self.unannounced = 0;
+            self.sub.made_room();
+        }
         Some(ev)
+    }
+}
+
+impl Drop for RecvBatch<'_> {
+    fn drop(&mut self) {
+        if self.unannounced > 0 {
+            self.sub.made_room();
+        }
     }
 }
 
