@@ -25,6 +25,9 @@
 //!   1024-event mailbox and `Block` (lossless); kind filters in the hub;
 //!   receivers use `recv_batch(256)`; done when the hub is closed and
 //!   drained.
+//! * `hub_publisher` — the same, publishing through a [`fanlog::Publisher`]
+//!   handle (`Hub::publisher`), which caches the subscriber list instead of
+//!   loading it through arc-swap on every publish.
 //! * `crossbeam` — a bounded(1024) crossbeam channel per subscriber, the
 //!   publisher tests each subscriber's kind and sends it an
 //!   `(kind, Arc<[u8]>)` (one payload allocation per event, as the hub);
@@ -96,7 +99,7 @@ fn payload(n: u64) -> [u8; PAYLOAD] {
     p
 }
 
-fn run_hub(subs: usize, m: Matching) -> Duration {
+fn run_hub(subs: usize, m: Matching, cached: bool) -> Duration {
     let hub = Hub::new();
     let opts = SubscribeOptions::new()
         .capacity(CAPACITY)
@@ -138,8 +141,15 @@ fn run_hub(subs: usize, m: Matching) -> Duration {
             .collect();
         go.wait();
         let start = Instant::now();
-        for n in 0..EVENTS {
-            hub.publish(m.kind(n), &payload(n)).unwrap();
+        if cached {
+            let mut publisher = hub.publisher();
+            for n in 0..EVENTS {
+                publisher.publish(m.kind(n), &payload(n)).unwrap();
+            }
+        } else {
+            for n in 0..EVENTS {
+                hub.publish(m.kind(n), &payload(n)).unwrap();
+            }
         }
         hub.close(CloseStatus::Ok);
         for h in handles {
@@ -242,8 +252,13 @@ fn fanout(c: &mut Criterion) {
         g.throughput(Throughput::Elements(EVENTS));
         for subs in SUBSCRIBERS {
             g.bench_with_input(BenchmarkId::new("hub", subs), &subs, |b, &subs| {
-                b.iter_custom(|iters| (0..iters).map(|_| run_hub(subs, m)).sum())
+                b.iter_custom(|iters| (0..iters).map(|_| run_hub(subs, m, false)).sum())
             });
+            g.bench_with_input(
+                BenchmarkId::new("hub_publisher", subs),
+                &subs,
+                |b, &subs| b.iter_custom(|iters| (0..iters).map(|_| run_hub(subs, m, true)).sum()),
+            );
             g.bench_with_input(BenchmarkId::new("crossbeam", subs), &subs, |b, &subs| {
                 b.iter_custom(|iters| (0..iters).map(|_| run_crossbeam(subs, m)).sum())
             });

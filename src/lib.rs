@@ -74,7 +74,7 @@ pub use log::{
 };
 pub use wait::Waker;
 pub use hub::{
-    Event, Filter, Hub, HubBuilder, HubOverflow, HubStats, PublishReport, SubscribeOptions,
-    Subscription, SubscriptionStats,
+    Event, Filter, Hub, HubBuilder, HubOverflow, HubStats, PublishReport, Publisher,
+    SubscribeOptions, Subscription, SubscriptionStats,
 };
 pub use snapshot::{BlobSnapshot, Snapshot, SnapshotGuard};

@@ -143,6 +143,12 @@ impl<T> AtomicArc<T> {
         }
     }
 
+    /// The underlying `ArcSwap` (for arc-swap's `Cache`).
+    #[cfg(not(fanlog_loom))]
+    pub(crate) fn arc_swap(&self) -> &arc_swap::ArcSwap<T> {
+        &self.cell
+    }
+
     /// Installs `new` if the current value is still `current` (pointer
     /// equality); otherwise gives `new` back.
     pub(crate) fn compare_and_swap(&self, current: &Arc<T>, new: Arc<T>) -> Result<(), Arc<T>> {

@@ -142,6 +142,8 @@ fn stress_counts_and_order() {
         let publishers: Vec<_> = (0..PUBLISHERS)
             .map(|p| {
                 sc.spawn(move || {
+                    // Half the publishers use a caching `Publisher` handle.
+                    let mut publisher = (p % 2 == 0).then(|| hub.publisher());
                     let mut x = 0x9e37_79b9u32.wrapping_mul(p as u32 + 1);
                     let mut counts = vec![0u64; filters.len()];
                     for n in 0..per_publisher {
@@ -153,12 +155,14 @@ fn stress_counts_and_order() {
                         for (i, f) in filters.iter().enumerate() {
                             counts[i] += u64::from(f.matches(kind, &pl));
                         }
-                        if n % 1024 == 1023 {
+                        match (&mut publisher, n % 1024 == 1023) {
                             // Batches too, now and then.
-                            hub.publish_batch(kind, &[pl]).unwrap();
-                        } else {
-                            hub.publish(kind, &pl).unwrap();
+                            (None, true) => hub.publish_batch(kind, &[pl]).map(drop),
+                            (None, false) => hub.publish(kind, &pl).map(drop),
+                            (Some(h), true) => h.publish_batch(kind, &[pl]).map(drop),
+                            (Some(h), false) => h.publish(kind, &pl).map(drop),
                         }
+                        .unwrap();
                     }
                     for (m, c) in matching.iter().zip(counts) {
                         m.fetch_add(c, Ordering::Relaxed);

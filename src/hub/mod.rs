@@ -497,16 +497,34 @@ impl HubInner {
         kind: u32,
         payloads: &[B],
     ) -> Result<PublishReport, AppendError> {
+        let (first_seq, timestamp_ns) = self.begin(payloads.len())?;
+        let list = self.subs.load();
+        self.publish_to(&list, first_seq, timestamp_ns, kind, payloads)
+    }
+
+    /// The start of every publish: refuse after close, take `n` sequence
+    /// numbers and the timestamp. The subscriber list is loaded after this.
+    #[inline]
+    fn begin(&self, n: usize) -> Result<(u64, u64), AppendError> {
         if self.is_closing() {
             return Err(AppendError::Closed(self.close_status()));
         }
-        let n = payloads.len() as u64;
         // Relaxed: the sequence number only needs to be unique; per-publisher
         // order follows from program order.
-        let first_seq = self.next_seq.fetch_add(n, Ordering::Relaxed);
-        let timestamp_ns = self.now_ns();
-        let list = self.subs.load();
-        let list: &[Arc<SubShared>] = &list;
+        let first_seq = self.next_seq.fetch_add(n as u64, Ordering::Relaxed);
+        Ok((first_seq, self.now_ns()))
+    }
+
+    /// Delivers `payloads` to the matching subscriptions of `list` (loaded
+    /// after [`begin`](Self::begin)).
+    fn publish_to<B: AsRef<[u8]>>(
+        &self,
+        list: &[Arc<SubShared>],
+        first_seq: u64,
+        timestamp_ns: u64,
+        kind: u32,
+        payloads: &[B],
+    ) -> Result<PublishReport, AppendError> {
         let mut wakeups = Wakeups::new(list);
         let mut report = PublishReport::default();
         for (i, payload) in payloads.iter().enumerate() {
@@ -652,6 +670,16 @@ impl Hub {
         self.inner.publish(kind, &[payload])
     }
 
+    /// A [`Publisher`] handle for one thread's hot loop (caches the
+    /// subscriber list).
+    pub fn publisher(&self) -> Publisher {
+        Publisher {
+            hub: self.clone(),
+            #[cfg(not(fanlog_loom))]
+            cache: arc_swap::Cache::new(ListOf(self.inner.clone())),
+        }
+    }
+
     /// Publishes one event per element of `payloads`, all of `kind`, with
     /// consecutive sequence numbers and one subscriber-list load; returns
     /// the summed report. An empty batch publishes nothing.
@@ -695,6 +723,96 @@ impl Hub {
             subscriptions: self.inner.subs.load().len(),
             closed: self.is_closed(),
         }
+    }
+}
+
+/// A publishing handle for one thread's hot loop: like [`Hub::publish`],
+/// but it keeps the subscriber list it last used and only re-reads the
+/// shared pointer to check that the list is unchanged (arc-swap's `Cache`),
+/// which saves the two atomic read-modify-writes of a full load per
+/// publish. Publishing therefore takes `&mut self`; create one per thread
+/// with [`Hub::publisher`].
+///
+/// The guarantees are those of [`Hub::publish`]. The handle keeps the
+/// hub open like a [`Hub`] handle, and keeps the last list it used (and so
+/// the memory of subscriptions removed since) until its next publish.
+///
+/// ```
+/// use fanlog::hub::{Filter, Hub};
+/// let hub = Hub::new();
+/// let mut sub = hub.subscribe(Filter::All, Default::default()).unwrap();
+/// let mut publisher = hub.publisher();
+/// for i in 0..3u8 {
+///     publisher.publish(0, &[i]).unwrap();
+/// }
+/// assert_eq!(sub.try_recv_batch(8).unwrap().count(), 3);
+/// ```
+pub struct Publisher {
+    /// The hub (a counted handle).
+    hub: Hub,
+    /// The cached subscriber list.
+    #[cfg(not(fanlog_loom))]
+    cache: arc_swap::Cache<ListOf, Arc<Vec<Arc<SubShared>>>>,
+}
+
+/// The hub's subscriber-list `ArcSwap`, owned through the hub (what
+/// arc-swap's `Cache` needs).
+#[cfg(not(fanlog_loom))]
+struct ListOf(Arc<HubInner>);
+
+#[cfg(not(fanlog_loom))]
+impl std::ops::Deref for ListOf {
+    type Target = arc_swap::ArcSwap<Vec<Arc<SubShared>>>;
+
+    fn deref(&self) -> &Self::Target {
+        self.0.subs.arc_swap()
+    }
+}
+
+impl Publisher {
+    /// Publishes one event; see [`Hub::publish`].
+    ///
+    /// # Errors
+    /// [`AppendError::Closed`] after close.
+    #[inline]
+    pub fn publish(&mut self, kind: u32, payload: &[u8]) -> Result<PublishReport, AppendError> {
+        self.publish_batch(kind, &[payload])
+    }
+
+    /// Publishes a batch; see [`Hub::publish_batch`].
+    ///
+    /// # Errors
+    /// [`AppendError::Closed`] after close.
+    pub fn publish_batch<B: AsRef<[u8]>>(
+        &mut self,
+        kind: u32,
+        payloads: &[B],
+    ) -> Result<PublishReport, AppendError> {
+        #[cfg(not(fanlog_loom))]
+        {
+            let inner = &self.hub.inner;
+            let (first_seq, timestamp_ns) = inner.begin(payloads.len())?;
+            // Revalidation is one load of the shared pointer; a list stored
+            // before this publish began is seen (coherence), and the cached
+            // `Arc` keeps its address from being reused meanwhile.
+            let list = self.cache.load();
+            inner.publish_to(list, first_seq, timestamp_ns, kind, payloads)
+        }
+        #[cfg(fanlog_loom)]
+        {
+            self.hub.publish_batch(kind, payloads)
+        }
+    }
+
+    /// The hub this handle publishes to.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher").finish_non_exhaustive()
     }
 }
 
@@ -887,6 +1005,30 @@ mod tests {
         assert_eq!(s.try_recv_batch(10).unwrap_err(), RecvError::Empty);
         assert_eq!(s.try_recv_batch(0).unwrap().count(), 0);
         assert_eq!(hub.stats().published, 3);
+    }
+
+    #[test]
+    fn publisher_handle_follows_the_list() {
+        let hub = Hub::new();
+        let mut p = hub.publisher();
+        assert_eq!(p.publish(0, b"nobody").unwrap().delivered, 0);
+        let mut a = hub.subscribe(Filter::All, SubscribeOptions::new()).unwrap();
+        assert_eq!(p.publish(0, b"a").unwrap().delivered, 1);
+        let b = hub.subscribe(Filter::All, SubscribeOptions::new()).unwrap();
+        assert_eq!(p.publish_batch(0, &[b"b", b"c"]).unwrap().delivered, 4);
+        drop(b);
+        assert_eq!(p.publish(0, b"d").unwrap().delivered, 1);
+        let seqs: Vec<u64> = a.try_recv_batch(10).unwrap().map(|e| e.seq()).collect();
+        assert_eq!(seqs, [1, 2, 3, 4]);
+        // The publisher keeps the hub open; dropping every handle closes it.
+        drop(hub);
+        assert_eq!(p.publish(0, b"e").unwrap().delivered, 1);
+        drop(p);
+        assert_eq!(a.try_recv().unwrap().data(), b"e");
+        assert_eq!(
+            a.try_recv().unwrap_err(),
+            RecvError::Closed(CloseStatus::Ok)
+        );
     }
 
     #[test]
