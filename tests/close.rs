@@ -157,3 +157,37 @@ fn readiness_fd_is_level_triggered() {
         RecvError::Closed(CloseStatus::Ok)
     );
 }
+
+/// Ping-pong between two threads over two logs: every round trip needs a
+/// wake-up (readers are usually parked when the record arrives). A lost
+/// wake-up shows as a 10 s timeout.
+#[test]
+fn ping_pong_never_loses_a_wake_up() {
+    let rounds: u64 = if cfg!(debug_assertions) {
+        2_000
+    } else {
+        20_000
+    };
+    let ping = Log::new();
+    let pong = Log::new();
+    let mut ping_c = ping.cursor(Start::Earliest).unwrap();
+    let mut pong_c = pong.cursor(Start::Earliest).unwrap();
+    let (ping2, pong2) = (ping.clone(), pong.clone());
+    let t = thread::spawn(move || {
+        for i in 0..rounds {
+            let r = ping_c
+                .next_timeout(Duration::from_secs(10))
+                .expect("lost wake-up (ping)");
+            assert_eq!(r.seq(), i);
+            pong2.append(b"pong").unwrap();
+        }
+    });
+    for i in 0..rounds {
+        ping2.append(b"ping").unwrap();
+        let r = pong_c
+            .next_timeout(Duration::from_secs(10))
+            .expect("lost wake-up (pong)");
+        assert_eq!(r.seq(), i);
+    }
+    t.join().unwrap();
+}

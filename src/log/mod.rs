@@ -246,11 +246,11 @@ impl Shared {
         self.status.get().cloned().unwrap_or_default()
     }
 
-    /// Wakes readers after a commit, if any is waiting. A fence and a load
-    /// when nobody is.
+    /// Wakes readers after a commit, if any is waiting. A compiler fence and
+    /// a load when nobody is (see `wait` on asymmetric fences).
     #[inline]
     pub(crate) fn notify_readers(&self) {
-        crate::sync::fence(Ordering::SeqCst);
+        self.readers.notify_fence();
         if self.readers.has_waiters() {
             self.wake_readers();
         }
