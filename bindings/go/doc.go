@@ -1,0 +1,68 @@
+// Package fanlog is the Go binding of fanlog, a lock-free broadcast log
+// written in Rust: many goroutines append byte records, and every reader
+// (a Cursor) receives every record, in the same order, at its own pace.
+// It replaces the usual hand-written broadcast queue — a mutex around a
+// list of chunks with a cursor and a notification channel per consumer, a
+// channel per subscriber fed by non-blocking sends, a sync.Cond that
+// misses a wake-up, an error variable read after a done channel — with one
+// tested core.
+//
+//	log, err := fanlog.NewLog(fanlog.Options{})
+//	cur, err := log.Subscribe(fanlog.FromEarliest) // one per consumer
+//	seq, err := log.Append([]byte("hello"))        // from any goroutine
+//	rec, err := cur.Next(ctx)                      // rec.Seq, rec.Kind, rec.Time, rec.Data
+//	err = log.Close(runErr)                        // every cursor sees runErr after draining
+//
+// # Ordering
+//
+// Sequence numbers are gap-free and follow append order; every cursor
+// returns records strictly in sequence order, each exactly once (unless
+// it lags, below). Records are immutable once appended: Next returns a
+// copy the caller owns; the View methods lend the log's memory instead.
+//
+// # Slow consumers
+//
+// A log holds at most Options.MaxBytes of records. When a producer would
+// exceed it, the Policy decides: Block waits for the slowest cursor
+// (nobody loses anything), DropOldest evicts the oldest segment (a cursor
+// that had not read it gets a *LaggedError saying how many records it
+// missed, then continues), Reject fails the append with ErrFull.
+//
+// # Closing
+//
+// Log.Close(err) records the outcome of the producing side. Cursors still
+// return every record appended before the close; then Next returns
+// ErrClosed after Close(nil), like io.EOF, or a *CloseError carrying err's
+// code and message, which wraps ErrClosed. That is the completion status
+// every consumer sees, with no separate error variable or done channel to
+// synchronize.
+//
+// # Waiting
+//
+// Next(ctx) waits without occupying an OS thread: when nothing is
+// available it parks the goroutine in the Go runtime's network poller on
+// the cursor's readiness file descriptor (an eventfd the library signals
+// when a record is committed, the log is closed, or the cursor is
+// interrupted). Cancelling ctx wakes it at once. A thousand goroutines
+// blocked in Next cost a thousand goroutines and a few threads.
+//
+// Appends that wait for room under Block do wait inside the library, on
+// their OS thread; AppendContext can be cancelled.
+//
+// # Concurrency and lifetime
+//
+// All Log methods may be called from any goroutine. A Cursor belongs to
+// one goroutine at a time (concurrent calls fail with ErrBusy); its Close
+// and Interrupt may be called from anywhere. Close both explicitly: Close
+// is idempotent, safe while other calls are in flight (the C handle is
+// released when they return), and any call after it returns an error
+// wrapping ErrClosed. A cleanup registered with the garbage collector
+// releases handles that were dropped without Close, as a safety net only;
+// a Log collected that way is closed with CodeAbandoned.
+//
+// # Building
+//
+// The package links the static library target/release/libfanlog.a of the
+// repository it lives in (cgo; build it first with cargo build --release)
+// and needs Go 1.22 or newer; Cursor.All needs Go 1.23.
+package fanlog

@@ -1,0 +1,179 @@
+package fanlog
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Errors returned by this package. Test for them with errors.Is: the error
+// returned may wrap them (a *CloseError wraps ErrClosed, a *LaggedError
+// matches ErrLagged). Contexts passed to blocking calls report their own
+// errors (context.Canceled, context.DeadlineExceeded) unwrapped.
+var (
+	// ErrClosed: the log was closed (appends), the cursor has read every
+	// record appended before the log was closed (reads), or the Log or
+	// Cursor value itself was closed (any call after Close). After a close
+	// with an error, reads return a *CloseError, which wraps ErrClosed.
+	ErrClosed = errors.New("fanlog: closed")
+	// ErrEmpty: TryNext found nothing to read.
+	ErrEmpty = errors.New("fanlog: empty: nothing to read right now")
+	// ErrTimeout: a timeout given to the library passed. (Context
+	// deadlines are reported as context.DeadlineExceeded.)
+	ErrTimeout = errors.New("fanlog: timed out")
+	// ErrLagged matches a *LaggedError: the cursor fell behind a
+	// DropOldest log and records were dropped before it read them.
+	ErrLagged = errors.New("fanlog: lagged: records were dropped before this cursor read them")
+	// ErrFull: no room in the log's byte budget (TryAppend, or any append
+	// under the Reject policy).
+	ErrFull = errors.New("fanlog: full: no room in the byte budget")
+	// ErrTooLarge: the record (or batch) is larger than the log accepts.
+	ErrTooLarge = errors.New("fanlog: too large: record or batch exceeds the configured maximum")
+	// ErrInterrupted: a blocked read was interrupted by Cursor.Interrupt.
+	ErrInterrupted = errors.New("fanlog: interrupted")
+	// ErrEvicted: FromSeq named a record that is no longer retained.
+	ErrEvicted = errors.New("fanlog: evicted: the requested sequence number is no longer retained")
+	// ErrFuture: FromSeq named a record that has not been appended yet.
+	ErrFuture = errors.New("fanlog: future: the requested sequence number has not been appended yet")
+	// ErrBusy: a Cursor was used by two goroutines at once (a Cursor is
+	// single-consumer; create one cursor per goroutine).
+	ErrBusy = errors.New("fanlog: busy: the cursor is in use by another goroutine")
+	// ErrInvalidArgument: an option or argument is out of range.
+	ErrInvalidArgument = errors.New("fanlog: invalid argument")
+	// ErrOS: the operating system refused (memory, file descriptors).
+	ErrOS = errors.New("fanlog: operating system error")
+	// ErrPanic: the library caught a panic (a bug in fanlog); the object
+	// it happened in was closed.
+	ErrPanic = errors.New("fanlog: panic caught at the C boundary (bug); the object was closed")
+)
+
+// LaggedError reports that a cursor fell behind a DropOldest log: Missed
+// records were evicted before it read them. The cursor continues at the
+// oldest retained record; call Next again. errors.Is(err, ErrLagged) holds.
+type LaggedError struct {
+	// Missed is how many records this cursor will never see.
+	Missed uint64
+}
+
+func (e *LaggedError) Error() string {
+	return "fanlog: lagged: missed " + strconv.FormatUint(e.Missed, 10) + " records"
+}
+
+// Is reports whether target is ErrLagged.
+func (e *LaggedError) Is(target error) bool { return target == ErrLagged }
+
+// CloseError is the completion status of a producer's run that failed: the
+// error code and message given to Log.Close. Every cursor returns it (after
+// reading every record appended before the close) instead of plain
+// ErrClosed, which it wraps: errors.Is(err, ErrClosed) holds.
+//
+// A *CloseError passed to Log.Close is forwarded as is (code and message),
+// so a status can be relayed from one log to another.
+type CloseError struct {
+	// Code is the application's error code (CodeUnspecified if the error
+	// given to Close had no Code method).
+	Code int32
+	// Message is the error's message.
+	Message string
+}
+
+func (e *CloseError) Error() string {
+	return fmt.Sprintf("fanlog: closed with error (code %d): %s", e.Code, e.Message)
+}
+
+// Unwrap returns ErrClosed.
+func (e *CloseError) Unwrap() error { return ErrClosed }
+
+// CodeUnspecified is the close code used for an error that carries no code
+// (one without a `Code() int32` method).
+const CodeUnspecified int32 = -1
+
+// CodeAbandoned is the close code of a Log that was garbage-collected
+// without Close: its cursors end with a *CloseError with this code instead
+// of waiting forever.
+const CodeAbandoned int32 = -2
+
+// closedHandleError is returned by calls on a Log or Cursor after its
+// Close: it wraps ErrClosed but says which object was closed.
+type closedHandleError struct{ what string }
+
+func (e *closedHandleError) Error() string { return "fanlog: use of closed " + e.what }
+func (e *closedHandleError) Unwrap() error { return ErrClosed }
+
+var (
+	errLogClosed    error = &closedHandleError{"Log"}
+	errCursorClosed error = &closedHandleError{"Cursor"}
+)
+
+// statusError maps a status code to an error (nil for FANLOG_OK). Statuses
+// that need context (LAGGED, CLOSED with a status) are handled by callers.
+func statusError(st status) error {
+	switch st {
+	case statusOK:
+		return nil
+	case statusEmpty:
+		return ErrEmpty
+	case statusTimeout:
+		return ErrTimeout
+	case statusClosed:
+		return ErrClosed
+	case statusLagged:
+		return ErrLagged
+	case statusFull:
+		return ErrFull
+	case statusTooLarge:
+		return ErrTooLarge
+	case statusInterrupted:
+		return ErrInterrupted
+	case statusEvicted:
+		return ErrEvicted
+	case statusFuture:
+		return ErrFuture
+	case statusBusy:
+		return ErrBusy
+	case statusInvalidArg:
+		return ErrInvalidArgument
+	case statusOSError:
+		return ErrOS
+	case statusPanic:
+		return ErrPanic
+	default:
+		// NULL_ARGUMENT, INVALID_HANDLE, BUFFER_TOO_SMALL: the binding
+		// never causes them; report the library's words if one appears.
+		return fmt.Errorf("fanlog: unexpected status %d: %s", uint32(st), statusString(st))
+	}
+}
+
+// closeArgs turns the error given to Log.Close into a C close status.
+// A nil error is a clean close. Otherwise the message is never empty, so
+// that the status can't be mistaken for a clean one.
+func closeArgs(err error) (code int32, msg string, ok bool) {
+	if err == nil {
+		return 0, "", true
+	}
+	if ce, ok := err.(*CloseError); ok { // relayed as is
+		code, msg = ce.Code, ce.Message
+	} else {
+		code, msg = CodeUnspecified, err.Error()
+		var coder interface{ Code() int32 }
+		var wrapped *CloseError
+		if errors.As(err, &coder) {
+			code = coder.Code()
+		} else if errors.As(err, &wrapped) {
+			code = wrapped.Code
+		}
+	}
+	if msg == "" {
+		msg = "unspecified error"
+	}
+	return code, msg, false
+}
+
+// closeStatusError is what a reader sees once drained: ErrClosed after a
+// clean close, a *CloseError otherwise.
+func closeStatusError(code int32, msg string) error {
+	if code == 0 && msg == "" {
+		return ErrClosed
+	}
+	return &CloseError{Code: code, Message: msg}
+}

@@ -1,0 +1,73 @@
+/*
+ * Small C helpers for the Go binding (static inline, compiled into the cgo
+ * preamble). They exist so that no call passes a pointer to a Go variable
+ * just to receive an out-parameter: such a pointer would make the variable
+ * escape to the heap on every call. Results come back by value instead, and
+ * a cursor's read buffer lives in C memory.
+ */
+#ifndef FANLOG_GO_H
+#define FANLOG_GO_H
+
+#include <stdlib.h>
+
+#include "fanlog.h"
+
+/* Records a Go cursor fetches per call (fanlog_cursor_next_batch). */
+#define FANLOG_GO_BATCH 64
+
+/* A status and a sequence number, returned by value. */
+typedef struct fanlog_go_seq_result {
+    fanlog_status status;
+    uint64_t seq;
+} fanlog_go_seq_result;
+
+static inline fanlog_go_seq_result fanlog_go_log_append(const fanlog_log *log, uint32_t kind,
+                                                        const uint8_t *data, size_t len,
+                                                        uint64_t timeout_ns) {
+    fanlog_go_seq_result r = {FANLOG_OK, 0};
+    r.status = fanlog_log_append(log, kind, data, len, timeout_ns, &r.seq);
+    return r;
+}
+
+static inline fanlog_go_seq_result fanlog_go_log_append_batch(const fanlog_log *log, uint32_t kind,
+                                                              const fanlog_slice *records,
+                                                              size_t count, uint64_t timeout_ns) {
+    fanlog_go_seq_result r = {FANLOG_OK, 0};
+    r.status = fanlog_log_append_batch(log, kind, records, count, timeout_ns, &r.seq);
+    return r;
+}
+
+static inline fanlog_go_seq_result fanlog_go_producer_append(const fanlog_producer *p,
+                                                             uint32_t kind, const uint8_t *data,
+                                                             size_t len, uint64_t timeout_ns) {
+    fanlog_go_seq_result r = {FANLOG_OK, 0};
+    r.status = fanlog_producer_append(p, kind, data, len, timeout_ns, &r.seq);
+    return r;
+}
+
+static inline fanlog_go_seq_result fanlog_go_producer_append_batch(const fanlog_producer *p,
+                                                                   uint32_t kind,
+                                                                   const fanlog_slice *records,
+                                                                   size_t count,
+                                                                   uint64_t timeout_ns) {
+    fanlog_go_seq_result r = {FANLOG_OK, 0};
+    r.status = fanlog_producer_append_batch(p, kind, records, count, timeout_ns, &r.seq);
+    return r;
+}
+
+/* A Go cursor's read buffer, in C memory (calloc'd, freed with the cursor). */
+typedef struct fanlog_go_cursor_buf {
+    fanlog_record recs[FANLOG_GO_BATCH];
+    size_t count;
+    uint64_t missed;
+} fanlog_go_cursor_buf;
+
+/* A non-blocking batch read into the cursor's buffer. */
+static inline fanlog_status fanlog_go_cursor_fill(const fanlog_cursor *c, fanlog_go_cursor_buf *b) {
+    b->count = 0;
+    b->missed = 0;
+    return fanlog_cursor_next_batch(c, FANLOG_NO_WAIT, b->recs, FANLOG_GO_BATCH, &b->count,
+                                    &b->missed);
+}
+
+#endif /* FANLOG_GO_H */

@@ -1,0 +1,3 @@
+module github.com/fanlog/fanlog/bindings/go
+
+go 1.22

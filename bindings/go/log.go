@@ -1,0 +1,551 @@
+package fanlog
+
+// #include "fanlog_go.h"
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Policy says what an append does when the log's byte budget
+// (Options.MaxBytes) is used up.
+type Policy uint32
+
+const (
+	// Block: the append waits until the slowest cursor has read enough for
+	// a segment to be freed. No cursor ever misses a record. The default.
+	Block Policy = C.FANLOG_OVERFLOW_BLOCK
+	// DropOldest: the append never waits; the oldest segment is evicted,
+	// and a cursor that had not read it gets a *LaggedError once and then
+	// continues at the oldest retained record.
+	DropOldest Policy = C.FANLOG_OVERFLOW_DROP_OLDEST
+	// Reject: the append fails with ErrFull.
+	Reject Policy = C.FANLOG_OVERFLOW_REJECT
+)
+
+func (p Policy) String() string {
+	switch p {
+	case Block:
+		return "Block"
+	case DropOldest:
+		return "DropOldest"
+	case Reject:
+		return "Reject"
+	}
+	return fmt.Sprintf("Policy(%d)", uint32(p))
+}
+
+// Timestamps selects the clock that stamps records (Record.Time).
+type Timestamps uint32
+
+const (
+	// TimestampsCoarse: the coarse realtime clock (~1-4 ms resolution,
+	// cheap). The default.
+	TimestampsCoarse Timestamps = C.FANLOG_TIMESTAMPS_COARSE
+	// TimestampsPrecise: the precise realtime clock.
+	TimestampsPrecise Timestamps = C.FANLOG_TIMESTAMPS_PRECISE
+	// TimestampsOff: no timestamps; Record.Time is the zero time.
+	TimestampsOff Timestamps = C.FANLOG_TIMESTAMPS_OFF
+)
+
+// Options configures a Log. The zero value of every field means the
+// library's default, so Options{} is a valid configuration.
+type Options struct {
+	// SegmentSize is the size of one segment of the log in bytes: a power
+	// of two from 256 B to 128 MiB. Zero means 1 MiB.
+	SegmentSize int
+	// MaxBytes is the byte budget for retained segments, at least two
+	// segments. Zero means 64 MiB.
+	MaxBytes int
+	// RetainBytes is history kept even when no cursor needs it, so that a
+	// late Subscribe(FromEarliest) or FromSeq can still read it. Zero
+	// means none.
+	RetainBytes int
+	// MaxRecordSize is the largest payload accepted; at most SegmentSize
+	// minus 24 bytes of framing. Zero means that maximum.
+	MaxRecordSize int
+	// Policy is what appends do when MaxBytes is used up. The zero value
+	// is Block.
+	Policy Policy
+	// Timestamps selects the clock of Record.Time. The zero value is
+	// TimestampsCoarse.
+	Timestamps Timestamps
+	// PoolSegments is how many free segments are kept for reuse. Zero
+	// means 4; a negative value means none.
+	PoolSegments int
+}
+
+// A Log is a broadcast log: many goroutines append byte records, every
+// record gets a gap-free sequence number, and every Cursor reads every
+// record in that order. All methods of Log are safe for concurrent use.
+//
+// Close the Log when the producing side is done; it tells every cursor
+// the outcome (see Close). Cursors keep the log's memory alive and may
+// outlive the Log value.
+type Log struct {
+	h       *logHandle
+	cleanup cleanup
+}
+
+// logHandle is the state of a Log that its GC cleanup may see: nothing in
+// it points back to the Log.
+type logHandle struct {
+	ptr    *C.fanlog_log
+	st     refState
+	policy Policy
+
+	// pmu guards idle.
+	pmu sync.Mutex
+	// idle holds producers for AppendContext's interruptible waits.
+	idle []*C.fanlog_producer
+
+	// fdMu serializes readiness-fd creation by this log's cursors.
+	fdMu *sync.Mutex
+
+	// final is the close status, saved by Close before the handle goes.
+	final atomic.Pointer[errBox]
+}
+
+type errBox struct{ err error }
+
+// maxIdleProducers bounds the producers kept for AppendContext.
+const maxIdleProducers = 16
+
+// NewLog creates a log.
+func NewLog(opts Options) (*Log, error) {
+	var o C.fanlog_log_options
+	if st := C.fanlog_log_options_default(&o); st != statusOK {
+		return nil, statusError(st)
+	}
+	if opts.SegmentSize < 0 || opts.MaxBytes < 0 || opts.RetainBytes < 0 || opts.MaxRecordSize < 0 {
+		return nil, fmt.Errorf("%w: negative size in Options", ErrInvalidArgument)
+	}
+	switch opts.Policy {
+	case Block, DropOldest, Reject:
+	default:
+		return nil, fmt.Errorf("%w: unknown %v", ErrInvalidArgument, opts.Policy)
+	}
+	switch opts.Timestamps {
+	case TimestampsCoarse, TimestampsPrecise, TimestampsOff:
+	default:
+		return nil, fmt.Errorf("%w: unknown Timestamps(%d)", ErrInvalidArgument, uint32(opts.Timestamps))
+	}
+	if opts.SegmentSize != 0 {
+		o.segment_size = C.size_t(opts.SegmentSize)
+	}
+	if opts.MaxBytes != 0 {
+		o.max_bytes = C.size_t(opts.MaxBytes)
+	}
+	o.retain_bytes = C.size_t(opts.RetainBytes)
+	o.max_record_size = C.size_t(opts.MaxRecordSize)
+	o.overflow = C.uint32_t(opts.Policy)
+	o.timestamps = C.uint32_t(opts.Timestamps)
+	switch {
+	case opts.PoolSegments > 0:
+		o.pool_segments = C.uint32_t(min(opts.PoolSegments, 1<<31))
+	case opts.PoolSegments < 0:
+		o.pool_segments = 0
+	}
+	var p *C.fanlog_log
+	switch st := C.fanlog_log_new(&o, &p); st {
+	case statusOK:
+	case statusInvalidArg:
+		return nil, fmt.Errorf("%w: options rejected (SegmentSize must be a power of two "+
+			"from 256 B to 128 MiB, MaxBytes at least two segments, MaxRecordSize at most "+
+			"SegmentSize-24)", ErrInvalidArgument)
+	default:
+		return nil, statusError(st)
+	}
+	h := &logHandle{ptr: p, policy: opts.Policy, fdMu: new(sync.Mutex)}
+	h.st.free = h.free
+	l := &Log{h: h}
+	l.cleanup = addCleanup(l, (*logHandle).abandon, h)
+	return l, nil
+}
+
+// free releases the C handle and the idle producers (once, after Close
+// and after the last call in flight).
+func (h *logHandle) free() {
+	h.pmu.Lock()
+	idle := h.idle
+	h.idle = nil
+	h.pmu.Unlock()
+	for _, p := range idle {
+		C.fanlog_producer_free(p)
+	}
+	C.fanlog_log_free(h.ptr)
+	h.ptr = nil
+}
+
+// abandon is the GC cleanup of a Log that was never closed: it closes the
+// log with CodeAbandoned, so that cursors end instead of waiting for
+// records nobody can append any more, and frees it.
+func (h *logHandle) abandon() {
+	if !h.st.closeIdle() {
+		return
+	}
+	msg := C.CString("fanlog: Log was garbage-collected without Close")
+	C.fanlog_log_close(h.ptr, C.int32_t(CodeAbandoned), msg)
+	C.free(unsafe.Pointer(msg))
+	h.free()
+}
+
+// Append appends one record of kind 0 and returns its sequence number. The
+// bytes are copied; data may be reused as soon as Append returns. Under
+// the Block policy Append waits for room (occupying its OS thread while it
+// waits; use AppendContext to be able to give up).
+//
+// Errors: ErrClosed (the log was closed), ErrTooLarge, ErrFull (Reject).
+func (l *Log) Append(data []byte) (uint64, error) {
+	return l.AppendKind(0, data)
+}
+
+// AppendKind is Append with an application-defined kind, which readers see
+// as Record.Kind.
+func (l *Log) AppendKind(kind uint32, data []byte) (uint64, error) {
+	return l.append(kind, data, waitForever)
+}
+
+// TryAppend appends one record without waiting: if there is no room it
+// fails with ErrFull, whatever the policy.
+func (l *Log) TryAppend(kind uint32, data []byte) (uint64, error) {
+	return l.append(kind, data, noWait)
+}
+
+func (l *Log) append(kind uint32, data []byte, timeout C.uint64_t) (uint64, error) {
+	h := l.h
+	if !h.st.acquire() {
+		return 0, errLogClosed
+	}
+	r := C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), timeout)
+	h.st.release(shared)
+	runtime.KeepAlive(l)
+	if r.status != statusOK {
+		return 0, statusError(r.status)
+	}
+	return uint64(r.seq), nil
+}
+
+// AppendContext appends one record like AppendKind, but gives up when ctx
+// is done (returning ctx.Err() and appending nothing). A record that was
+// appended is never reported as failed, even if ctx ends at the same time.
+func (l *Log) AppendContext(ctx context.Context, kind uint32, data []byte) (uint64, error) {
+	if ctx.Done() == nil {
+		return l.AppendKind(kind, data)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	h := l.h
+	if !h.st.acquire() {
+		return 0, errLogClosed
+	}
+	r := C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), noWait)
+	var err error
+	if r.status == statusFull && h.policy == Block {
+		r, err = h.appendWait(ctx, kind, data)
+	}
+	h.st.release(shared)
+	runtime.KeepAlive(l)
+	switch {
+	case err != nil:
+		return 0, err
+	case r.status != statusOK:
+		return 0, statusError(r.status)
+	}
+	return uint64(r.seq), nil
+}
+
+// appendWait waits for room through a producer handle whose interrupt
+// cancels the wait when ctx is done. The interrupt is sticky (it would hit
+// the producer's next append), so a producer that may have been
+// interrupted is freed instead of reused.
+func (h *logHandle) appendWait(ctx context.Context, kind uint32, data []byte) (C.fanlog_go_seq_result, error) {
+	p, err := h.producer()
+	if err != nil {
+		return C.fanlog_go_seq_result{}, err
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		C.fanlog_producer_interrupt(p)
+		close(fired)
+	})
+	r := C.fanlog_go_producer_append(p, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), waitForever)
+	if stop() {
+		h.putProducer(p)
+	} else {
+		<-fired
+		C.fanlog_producer_free(p)
+	}
+	if r.status == statusInterrupted {
+		return r, ctx.Err()
+	}
+	return r, nil
+}
+
+func (h *logHandle) producer() (*C.fanlog_producer, error) {
+	h.pmu.Lock()
+	if n := len(h.idle); n > 0 {
+		p := h.idle[n-1]
+		h.idle = h.idle[:n-1]
+		h.pmu.Unlock()
+		return p, nil
+	}
+	h.pmu.Unlock()
+	var p *C.fanlog_producer
+	if st := C.fanlog_producer_new(h.ptr, &p); st != statusOK {
+		return nil, statusError(st)
+	}
+	return p, nil
+}
+
+func (h *logHandle) putProducer(p *C.fanlog_producer) {
+	h.pmu.Lock()
+	if len(h.idle) < maxIdleProducers {
+		h.idle = append(h.idle, p)
+		p = nil
+	}
+	h.pmu.Unlock()
+	if p != nil {
+		C.fanlog_producer_free(p)
+	}
+}
+
+// batchScratch is the C array of slices for one AppendBatch call, kept in
+// Go memory and reused. It holds pointers to the callers' byte slices,
+// which are pinned for the duration of the call (cgo forbids passing Go
+// memory that holds unpinned Go pointers).
+type batchScratch struct {
+	s   []C.fanlog_slice
+	pin runtime.Pinner
+}
+
+var batchPool = sync.Pool{New: func() any { return new(batchScratch) }}
+
+// AppendBatch appends records (kind 0) with one reservation: they get
+// contiguous sequence numbers, first is the first one, and no other
+// producer's record comes between them. The whole batch (24 bytes of
+// framing plus the payload rounded up to 8 bytes, per record) must fit in
+// one segment, else nothing is appended and the error is ErrTooLarge
+// (split it). Waits for room as Append does. An empty batch appends
+// nothing and returns the next sequence number.
+func (l *Log) AppendBatch(records [][]byte) (first uint64, err error) {
+	return l.AppendBatchKind(0, records)
+}
+
+// AppendBatchKind is AppendBatch with one kind for every record.
+func (l *Log) AppendBatchKind(kind uint32, records [][]byte) (first uint64, err error) {
+	h := l.h
+	if !h.st.acquire() {
+		return 0, errLogClosed
+	}
+	sc := batchPool.Get().(*batchScratch)
+	if cap(sc.s) < len(records) {
+		sc.s = make([]C.fanlog_slice, len(records))
+	}
+	s := sc.s[:len(records)]
+	for i, r := range records {
+		if len(r) > 0 {
+			p := unsafe.SliceData(r)
+			sc.pin.Pin(p)
+			s[i] = C.fanlog_slice{data: (*C.uint8_t)(unsafe.Pointer(p)), len: C.size_t(len(r))}
+		}
+	}
+	var ps *C.fanlog_slice
+	if len(s) > 0 {
+		ps = &s[0]
+	}
+	res := C.fanlog_go_log_append_batch(h.ptr, C.uint32_t(kind), ps, C.size_t(len(s)), waitForever)
+	sc.pin.Unpin()
+	clear(s)
+	batchPool.Put(sc)
+	h.st.release(shared)
+	runtime.KeepAlive(l)
+	if res.status != statusOK {
+		return 0, statusError(res.status)
+	}
+	return uint64(res.seq), nil
+}
+
+// Close closes the log with the completion status of the producing side:
+// nil for success, or an error whose message (and code, see below) every
+// cursor receives as a *CloseError after it has read every record appended
+// before the close. A clean close makes cursors end with plain ErrClosed,
+// like io.EOF. Blocked appends and reads wake up; later appends fail with
+// ErrClosed. The error's code is taken from a *CloseError, or from a
+// `Code() int32` method anywhere in its chain, else CodeUnspecified.
+//
+// Close is idempotent (the first status wins; later calls return nil) and
+// safe to call concurrently with any other method. It also releases the
+// log's C handle once calls in flight have returned; afterwards every
+// method except Err returns an error that wraps ErrClosed. Cursors are not
+// affected by that: they keep the log's memory alive.
+func (l *Log) Close(err error) error {
+	h := l.h
+	if !h.st.acquire() {
+		return nil
+	}
+	code, msg, clean := closeArgs(err)
+	var cmsg *C.char
+	if !clean {
+		cmsg = C.CString(msg)
+	}
+	st := C.fanlog_log_close(h.ptr, C.int32_t(code), cmsg)
+	if cmsg != nil {
+		C.free(unsafe.Pointer(cmsg))
+	}
+	h.final.Store(&errBox{h.closeStatus()})
+	if h.st.markClosed() {
+		l.cleanup.stop()
+	}
+	h.st.release(shared)
+	runtime.KeepAlive(l)
+	if st != statusOK && st != statusClosed {
+		return statusError(st)
+	}
+	return nil
+}
+
+// Err returns nil while the log is open. Once it is closed it returns
+// ErrClosed after a clean close, or a *CloseError with the status given to
+// the first Close.
+func (l *Log) Err() error {
+	h := l.h
+	if !h.st.acquire() {
+		if b := h.final.Load(); b != nil {
+			return b.err
+		}
+		return errLogClosed
+	}
+	err := h.closeStatus()
+	h.st.release(shared)
+	runtime.KeepAlive(l)
+	return err
+}
+
+// closeStatus reads the close status (nil if open). Needs a reference.
+func (h *logHandle) closeStatus() error {
+	return readCloseStatus(func(code *C.int32_t, buf *C.char, cap C.size_t, n *C.size_t) status {
+		return C.fanlog_log_close_status(h.ptr, code, buf, cap, n)
+	})
+}
+
+// readCloseStatus reads a close status through get (the log's or a
+// cursor's close_status function): nil if not closed.
+func readCloseStatus(get func(code *C.int32_t, buf *C.char, cap C.size_t, n *C.size_t) status) error {
+	var code C.int32_t
+	var n C.size_t
+	buf := make([]byte, 128)
+	for {
+		switch st := get(&code, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), &n); st {
+		case statusOK:
+			return closeStatusError(int32(code), string(buf[:n]))
+		case statusEmpty:
+			return nil
+		case statusBufferTooSmall:
+			buf = make([]byte, int(n)+1)
+		default:
+			return statusError(st)
+		}
+	}
+}
+
+// LogStats are a log's counters (see Log.Stats).
+type LogStats struct {
+	// RecordsAppended is the number of records appended (the next
+	// sequence number).
+	RecordsAppended uint64
+	// BytesAppended is the framed size of everything appended (24-byte
+	// header plus payload, rounded up to 8 bytes, per record).
+	BytesAppended uint64
+	// OldestSeq is the oldest retained sequence number.
+	OldestSeq uint64
+	// SegmentsEvicted counts segments dropped by the DropOldest policy.
+	SegmentsEvicted uint64
+	// RecordsMissed sums the records cursors were told they missed.
+	RecordsMissed uint64
+	// SegmentsRetained is the number of segments linked in the log.
+	SegmentsRetained int
+	// BytesRetained is the segment memory held (linked, plus segments
+	// still leased by lagging cursors).
+	BytesRetained int
+	// PeakBytesRetained is the high-water mark of BytesRetained.
+	PeakBytesRetained int
+	// BytesAllocated is the segment memory allocated, pool included.
+	BytesAllocated int
+	// Cursors is the number of live cursors.
+	Cursors int
+	// Closed reports whether the log was closed.
+	Closed bool
+}
+
+// Stats returns the log's counters.
+func (l *Log) Stats() (LogStats, error) {
+	h := l.h
+	if !h.st.acquire() {
+		return LogStats{}, errLogClosed
+	}
+	var s C.fanlog_log_stats
+	st := C.fanlog_log_get_stats(h.ptr, &s)
+	h.st.release(shared)
+	runtime.KeepAlive(l)
+	if st != statusOK {
+		return LogStats{}, statusError(st)
+	}
+	return LogStats{
+		RecordsAppended:   uint64(s.records_appended),
+		BytesAppended:     uint64(s.bytes_appended),
+		OldestSeq:         uint64(s.oldest_seq),
+		SegmentsEvicted:   uint64(s.segments_evicted),
+		RecordsMissed:     uint64(s.records_missed),
+		SegmentsRetained:  int(s.segments_retained),
+		BytesRetained:     int(s.bytes_retained),
+		PeakBytesRetained: int(s.peak_bytes_retained),
+		BytesAllocated:    int(s.bytes_allocated),
+		Cursors:           int(s.cursors),
+		Closed:            s.closed != 0,
+	}, nil
+}
+
+// Start is where a new cursor begins: FromEarliest, FromLatest or
+// FromSeq(n). The zero value is FromEarliest.
+type Start struct {
+	mode uint32
+	seq  uint64
+}
+
+var (
+	// FromEarliest starts at the oldest retained record.
+	FromEarliest = Start{mode: C.FANLOG_START_EARLIEST}
+	// FromLatest starts at the next record to be appended.
+	FromLatest = Start{mode: C.FANLOG_START_LATEST}
+)
+
+// FromSeq starts at sequence number seq, which must be retained
+// (ErrEvicted otherwise) and not in the future (ErrFuture; seq equal to
+// the next sequence number is allowed).
+func FromSeq(seq uint64) Start { return Start{mode: C.FANLOG_START_AT, seq: seq} }
+
+// Subscribe creates a cursor that reads the log from the given start.
+// While the cursor is open it holds the records from its position on:
+// under the Block policy producers wait for it, so Close cursors you no
+// longer read.
+func (l *Log) Subscribe(from Start) (*Cursor, error) {
+	h := l.h
+	if !h.st.acquire() {
+		return nil, errLogClosed
+	}
+	var p *C.fanlog_cursor
+	st := C.fanlog_cursor_new(h.ptr, C.uint32_t(from.mode), C.uint64_t(from.seq), &p)
+	h.st.release(shared)
+	runtime.KeepAlive(l)
+	if st != statusOK {
+		return nil, statusError(st)
+	}
+	return newCursor(p, h.fdMu)
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package fanlog_test
+
+const raceEnabled = false
