@@ -5,10 +5,12 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -72,8 +74,12 @@ type cursorHandle struct {
 	// the Go netpoller; rc is its raw conn. Nil until the first wait.
 	file *os.File
 	rc   syscall.RawConn
-	// deadlineSet: a cancelled wait left a read deadline on file.
-	deadlineSet bool
+
+	// wakeFile is file, published for Close and Interrupt, which wake a
+	// waiting reader by setting a read deadline in the past (see poke).
+	wakeFile atomic.Pointer[os.File]
+	// interrupted is a pending Interrupt.
+	interrupted atomic.Bool
 }
 
 func newCursor(p *C.fanlog_cursor, fdMu *sync.Mutex) (*Cursor, error) {
@@ -93,6 +99,7 @@ func newCursor(p *C.fanlog_cursor, fdMu *sync.Mutex) (*Cursor, error) {
 // after Close and after the last call in flight).
 func (h *cursorHandle) free() {
 	if h.file != nil {
+		h.wakeFile.Store(nil)
 		h.file.Close()
 		h.file, h.rc = nil, nil
 		// Unregistering the fd copies the log's fd list, as registering
@@ -129,9 +136,7 @@ func (c *Cursor) Close() error {
 	}
 	if h.st.markClosed() {
 		c.cleanup.stop()
-		// Wakes a read blocked on another goroutine (it fires the
-		// readiness fd); that read sees stClosed and returns.
-		C.fanlog_cursor_interrupt(h.ptr)
+		h.poke() // a read waiting on another goroutine sees stClosed
 	}
 	h.st.release(shared)
 	runtime.KeepAlive(c)
@@ -147,10 +152,25 @@ func (c *Cursor) Interrupt() error {
 	if !h.st.acquire() {
 		return errCursorClosed
 	}
-	st := C.fanlog_cursor_interrupt(h.ptr)
+	h.interrupted.Store(true)
+	h.poke()
 	h.st.release(shared)
 	runtime.KeepAlive(c)
-	return statusError(st)
+	return nil
+}
+
+// poke wakes the reader waiting in the netpoller, if any, after the
+// caller set the flag it should look at (stClosed, interrupted). The
+// reader clears the deadline before it checks the flags, so either it
+// sees the flag or its wait sees the deadline.
+//
+// (fanlog_cursor_interrupt is not used: a Go reader never blocks inside
+// the library, and the library's interrupt can be missed by a readiness-fd
+// waiter — see wait.)
+func (h *cursorHandle) poke() {
+	if f := h.wakeFile.Load(); f != nil {
+		f.SetReadDeadline(longAgo)
+	}
 }
 
 // Next returns the next record, waiting for it until ctx is done. The
@@ -330,10 +350,15 @@ func (h *cursorHandle) refill(ctx context.Context, wait bool) error {
 	}
 	h.i, h.n = 0, 0
 	st := C.fanlog_go_cursor_fill(h.ptr, h.buf)
-	if st == statusEmpty && wait {
-		var err error
-		if st, err = h.wait(ctx); err != nil {
-			return err
+	if st == statusEmpty {
+		switch {
+		case h.interrupted.Swap(false):
+			return ErrInterrupted
+		case wait:
+			var err error
+			if st, err = h.wait(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	switch st {
@@ -363,60 +388,80 @@ func (h *cursorHandle) refill(ctx context.Context, wait bool) error {
 var longAgo = time.Unix(1, 0)
 
 // wait blocks in the netpoller until the cursor's readiness fd says there
-// is something to return (then reads it without waiting) or ctx is done.
+// is something to return (then reads it without waiting), ctx is done, or
+// Close or Interrupt pokes it.
 //
 // The fd is level-triggered from the cursor's point of view: a read with
 // timeout 0 that finds nothing re-arms it, and the library makes it
-// readable when a record is committed, the log is closed or the cursor is
-// interrupted. The netpoller is edge-triggered, but every signal is a new
-// write to the eventfd, hence a new edge, and the poll descriptor latches
-// it if it comes before we park. So: read with timeout 0 each time the fd
-// is reported readable, until that read returns something. We never read
-// the eventfd ourselves (the cursor owns and drains it).
+// readable when a record is committed or the log is closed. The netpoller
+// is edge-triggered, but every signal is a new write to the eventfd, hence
+// a new edge, and the poll descriptor latches it if it comes before we
+// park. So: read with timeout 0 each time the fd is reported readable,
+// until that read returns something. We never read the eventfd ourselves
+// (the cursor owns and drains it).
+//
+// Everything else that ends a wait sets a read deadline in the past on our
+// duplicate of the fd: a context.AfterFunc for ctx, and poke for Close and
+// Interrupt. The library's own interrupt is not used for those: a
+// fanlog_cursor_interrupt that lands between the library's check of the
+// interrupt flag and its re-arming of the fd (which drains the eventfd)
+// leaves the fd unreadable, and one raised before the fd exists does not
+// make the new fd readable, so a poll on the fd can miss it.
 func (h *cursorHandle) wait(ctx context.Context) (status, error) {
 	if h.rc == nil {
 		if err := h.openReadiness(); err != nil {
 			return 0, err
 		}
+		h.wakeFile.Store(h.file)
 	}
-	if h.deadlineSet {
-		if err := h.file.SetReadDeadline(time.Time{}); err != nil {
-			return 0, err
-		}
-		h.deadlineSet = false
-	}
-	var stop func() bool
-	var fired chan struct{}
 	if ctx.Done() != nil {
-		fired = make(chan struct{})
+		fired := make(chan struct{})
 		f := h.file
-		stop = context.AfterFunc(ctx, func() {
+		stop := context.AfterFunc(ctx, func() {
 			f.SetReadDeadline(longAgo)
 			close(fired)
 		})
+		defer func() {
+			if !stop() {
+				<-fired // its deadline is cleared by the next wait
+			}
+		}()
 	}
-	st := statusEmpty
-	first := true
-	err := h.rc.Read(func(uintptr) bool {
-		if first {
-			// The caller's read just found nothing (and re-armed the fd).
-			first = false
-			return false
+	for {
+		// Clear the deadline first, then look at the flags (see poke).
+		if err := h.file.SetReadDeadline(time.Time{}); err != nil {
+			return 0, err
 		}
-		st = C.fanlog_go_cursor_fill(h.ptr, h.buf)
-		return st != statusEmpty
-	})
-	if stop != nil && !stop() {
-		<-fired // the deadline was set; clear it before the next wait
-		h.deadlineSet = true
-	}
-	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return 0, cerr
+		if err := ctx.Err(); err != nil {
+			return 0, err
 		}
-		return 0, fmt.Errorf("fanlog: waiting for the cursor's readiness fd: %w", err)
+		if h.st.closed() {
+			return 0, errCursorClosed
+		}
+		if h.interrupted.Swap(false) {
+			return 0, ErrInterrupted
+		}
+		st := statusEmpty
+		first := true
+		err := h.rc.Read(func(uintptr) bool {
+			if first {
+				// The last read found nothing and re-armed the fd (or
+				// the fd was just created, readable iff there is
+				// something to read): nothing can be missed by parking.
+				first = false
+				return false
+			}
+			st = C.fanlog_go_cursor_fill(h.ptr, h.buf)
+			return st != statusEmpty
+		})
+		if err == nil {
+			return st, nil
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, fmt.Errorf("fanlog: waiting for the cursor's readiness fd: %w", err)
+		}
+		// Woken by ctx, Close or Interrupt: the loop finds out which.
 	}
-	return st, nil
 }
 
 // openReadiness gets the cursor's readiness fd and registers a duplicate
