@@ -7,6 +7,14 @@
 use fanlog::{AppendError, CloseStatus, Log, OverflowPolicy, RecvError, Start};
 use loom::thread;
 
+/// Hub models: publish vs subscribe/unsubscribe, overflow policies, close vs
+/// drain vs blocked receiver, blocked publisher vs close, interrupt.
+#[path = "loom_models/hub.rs"]
+mod hub;
+/// Snapshot models: store/update vs load vs `wait_newer`.
+#[path = "loom_models/snapshot.rs"]
+mod snapshot;
+
 /// 100-byte payloads take a 128-byte frame: two per 256-byte segment, so a
 /// third append seals the segment and links the next.
 fn rec(producer: u8, n: u8) -> Vec<u8> {
