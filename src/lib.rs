@@ -66,15 +66,15 @@ mod wait;
 pub mod ffi;
 
 pub use error::{AppendError, BuildError, CloseStatus, RecvError, StartError};
+pub use hub::{
+    Event, Filter, Hub, HubBuilder, HubOverflow, HubStats, PublishReport, Publisher,
+    SubscribeOptions, Subscription, SubscriptionStats,
+};
 pub use log::config::{LogConfig, DEFAULT_SEGMENT_SIZE, MIN_SEGMENT_SIZE};
 pub use log::segment::Memory;
 pub use log::{
     Batch, Cursor, CursorStats, Log, LogBuilder, LogStats, OverflowPolicy, Producer, Record, Start,
     Timestamps, WaitStrategy,
 };
-pub use wait::Waker;
-pub use hub::{
-    Event, Filter, Hub, HubBuilder, HubOverflow, HubStats, PublishReport, Publisher,
-    SubscribeOptions, Subscription, SubscriptionStats,
-};
 pub use snapshot::{BlobSnapshot, Snapshot, SnapshotGuard};
+pub use wait::Waker;
