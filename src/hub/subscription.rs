@@ -59,6 +59,26 @@ pub(crate) enum Delivery {
     Gone,
 }
 
+/// Per-subscription counters written on slow paths.
+struct Counters {
+    /// Events not delivered (policy, timeout, closed in flight, panic).
+    dropped: AtomicU64,
+    /// High-water mark of the mailbox depth (sampled; see stats docs).
+    high_water: AtomicUsize,
+}
+
+impl Counters {
+    /// Raises the high-water mark to `depth`; writes only when it grows, so
+    /// the line is not bounced on every sample.
+    #[inline]
+    fn note_depth(&self, depth: usize) {
+        // Relaxed: a gauge.
+        if depth > self.high_water.load(Ordering::Relaxed) {
+            self.high_water.fetch_max(depth, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The part of a subscription that publishers (through the subscriber
 /// list), wakers and the handle share.
 pub(crate) struct SubShared {
@@ -80,14 +100,15 @@ pub(crate) struct SubShared {
     finished: AtomicBool,
     /// Why it is closed (set before `SEALED`).
     status: OnceLock<CloseStatus>,
-    /// Events not delivered (policy, timeout, closed in flight, panic).
-    dropped: AtomicU64,
-    /// High-water mark of the mailbox depth (sampled; see stats docs).
-    high_water: AtomicUsize,
-    /// The receiver waits here for events, close and interrupts.
-    ready: EventCount,
+    /// Events not delivered (policy, timeout, closed in flight, panic), and
+    /// the high-water mark of the mailbox depth; on their own line, away
+    /// from the fields every publish reads (`filter`, `policy`).
+    counters: CachePadded<Counters>,
+    /// The receiver waits here for events, close and interrupts (its own
+    /// line: the receiver writes `waiters` when it parks).
+    ready: CachePadded<EventCount>,
     /// `Block` publishers wait here for room.
-    room: EventCount,
+    room: CachePadded<EventCount>,
     /// The receiver's interrupt.
     interrupt: Interrupt,
     /// The readiness fd, once asked for.
@@ -112,10 +133,12 @@ impl SubShared {
             mailbox: Mailbox::new(capacity),
             finished: AtomicBool::new(false),
             status: OnceLock::new(),
-            dropped: AtomicU64::new(0),
-            high_water: AtomicUsize::new(0),
-            ready: EventCount::new(),
-            room: EventCount::new(),
+            counters: CachePadded::new(Counters {
+                dropped: AtomicU64::new(0),
+                high_water: AtomicUsize::new(0),
+            }),
+            ready: CachePadded::new(EventCount::new()),
+            room: CachePadded::new(EventCount::new()),
             interrupt: Interrupt::default(),
             fd: OnceLock::new(),
         }
@@ -151,13 +174,13 @@ impl SubShared {
     #[inline]
     pub(crate) fn count_dropped(&self, n: u64) {
         // Relaxed: a counter, read by stats.
-        self.dropped.fetch_add(n, Ordering::Relaxed);
+        self.counters.dropped.fetch_add(n, Ordering::Relaxed);
     }
 
     #[inline]
     fn note_full(&self) {
         // Relaxed: a gauge.
-        self.high_water.fetch_max(self.capacity, Ordering::Relaxed);
+        self.counters.note_depth(self.capacity);
     }
 
     /// Publisher side: puts `ev` in the mailbox per the overflow policy.
@@ -507,8 +530,7 @@ impl Subscription {
     /// Samples the mailbox depth into the high-water mark.
     fn sample_depth(&self) {
         let depth = self.shared.mailbox.len() + usize::from(self.pending.is_some());
-        // Relaxed: a gauge.
-        self.shared.high_water.fetch_max(depth, Ordering::Relaxed);
+        self.shared.counters.note_depth(depth);
     }
 
     /// One event if there is one now. Does not wait.
@@ -681,7 +703,6 @@ impl Subscription {
             });
         }
         let first = self.recv_until(deadline)?;
-        self.sample_depth();
         Ok(RecvBatch {
             sub: self,
             first: Some(first),
@@ -750,10 +771,10 @@ impl Subscription {
         SubscriptionStats {
             delivered: self.received + depth as u64,
             // Relaxed: counters.
-            dropped: s.dropped.load(Ordering::Relaxed),
+            dropped: s.counters.dropped.load(Ordering::Relaxed),
             received: self.received,
             depth,
-            high_water: s.high_water.load(Ordering::Relaxed),
+            high_water: s.counters.high_water.load(Ordering::Relaxed),
             capacity: s.capacity,
             closed: self.is_closed(),
         }
