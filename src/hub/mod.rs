@@ -15,7 +15,8 @@
 //! into each matching mailbox — a lock-free `ArrayQueue` per subscription.
 //! Subscribe and unsubscribe replace the snapshot (read-copy-update).
 //! Receivers that are asleep are woken once per publish, after all pushes,
-//! for the price of one fence when nobody sleeps.
+//! for the price of one notifier barrier (see the crate's event count) and
+//! one load per subscription when nobody sleeps.
 //!
 //! # Slow subscribers
 //!

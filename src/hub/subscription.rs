@@ -257,8 +257,8 @@ impl SubShared {
                 }
                 Err(e) => ev = e,
             }
-            // Relaxed: after `prepare`'s SeqCst fence (store-buffer pairing
-            // with the fence in the sealer's `room.notify`).
+            // Relaxed: after `prepare`'s barrier (store-buffer pairing with
+            // the barrier in the sealer's `room.notify`).
             if self.state.load(Ordering::Relaxed) & SEALED == 0 {
                 self.room.wait(key, deadline);
             }
@@ -308,7 +308,7 @@ impl SubShared {
         self.status.get().cloned().unwrap_or_default()
     }
 
-    /// Wakes the receiver after the caller's SeqCst fence showed a
+    /// Wakes the receiver after the caller's notifier barrier showed a
     /// registered waiter (a parked thread or an armed fd).
     #[inline]
     fn wake_registered(&self) {
@@ -357,7 +357,7 @@ impl WakeTarget for SubShared {
     }
 }
 
-/// Receivers to wake at the end of a publish: one SeqCst fence for the
+/// Receivers to wake at the end of a publish: one notifier barrier for the
 /// whole publish instead of one per subscription.
 pub(crate) struct Wakeups<'a> {
     /// The subscriber list being published to.
@@ -384,7 +384,8 @@ impl<'a> Wakeups<'a> {
             self.bits[i / 64] |= 1 << (i % 64);
             self.any = true;
         } else {
-            fence(Ordering::SeqCst);
+            // Pairs with the barrier in `EventCount::prepare`.
+            self.list[i].ready.notify_fence();
             if self.list[i].ready.has_waiters() {
                 self.list[i].wake_registered();
             }
@@ -398,9 +399,18 @@ impl<'a> Wakeups<'a> {
             return;
         }
         self.any = false;
-        // Pairs with the fence in `EventCount::prepare`: our pushes are
-        // ordered before the loads of the waiter counts.
-        fence(Ordering::SeqCst);
+        // Pairs with the barrier in `EventCount::prepare`: our pushes are
+        // ordered before the loads of the waiter counts. The kind of barrier
+        // (a compiler fence against the waiters' membarrier, or SeqCst
+        // fences on both sides) is chosen once per process, so the notifier
+        // barrier of the first marked event count serves them all.
+        let first = self
+            .bits
+            .iter()
+            .enumerate()
+            .find(|(_, b)| **b != 0)
+            .map_or(0, |(w, b)| w * 64 + b.trailing_zeros() as usize);
+        self.list[first].ready.notify_fence();
         for (w, bits) in self.bits.iter_mut().enumerate() {
             let mut b = std::mem::take(bits);
             while b != 0 {
