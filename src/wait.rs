@@ -312,7 +312,7 @@ fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
     unsafe {
         libc::syscall(
             libc::SYS_futex,
-            word as *const AtomicU32,
+            word.as_ptr(),
             libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
             expected,
             ts_ptr,
@@ -327,7 +327,7 @@ fn futex_wake(word: &AtomicU32) {
     unsafe {
         libc::syscall(
             libc::SYS_futex,
-            word as *const AtomicU32,
+            word.as_ptr(),
             libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
             i32::MAX,
         );
