@@ -395,10 +395,10 @@ var longAgo = time.Unix(1, 0)
 // timeout 0 that finds nothing re-arms it, and the library makes it
 // readable when a record is committed or the log is closed. The netpoller
 // is edge-triggered, but every signal is a new write to the eventfd, hence
-// a new edge, and the poll descriptor latches it if it comes before we
-// park. So: read with timeout 0 each time the fd is reported readable,
-// until that read returns something. We never read the eventfd ourselves
-// (the cursor owns and drains it).
+// a new edge, and the poll descriptor latches one that comes before we
+// park. So: read with timeout 0 at the start of each RawConn.Read and each
+// time the fd is reported readable, until that read returns something. We
+// never read the eventfd ourselves (the cursor owns and drains it).
 //
 // Everything else that ends a wait sets a read deadline in the past on our
 // duplicate of the fd: a context.AfterFunc for ctx, and poke for Close and
@@ -441,16 +441,13 @@ func (h *cursorHandle) wait(ctx context.Context) (status, error) {
 		if h.interrupted.Swap(false) {
 			return 0, ErrInterrupted
 		}
+		// RawConn.Read forgets readiness the poller latched before the
+		// call (it resets the poll descriptor), so the callback must
+		// re-check before the first park: a signal between the caller's
+		// read and this call would otherwise be lost (the eventfd stays
+		// readable, and an edge-triggered poller reports it only once).
 		st := statusEmpty
-		first := true
 		err := h.rc.Read(func(uintptr) bool {
-			if first {
-				// The last read found nothing and re-armed the fd (or
-				// the fd was just created, readable iff there is
-				// something to read): nothing can be missed by parking.
-				first = false
-				return false
-			}
 			st = C.fanlog_go_cursor_fill(h.ptr, h.buf)
 			return st != statusEmpty
 		})
@@ -468,18 +465,20 @@ func (h *cursorHandle) wait(ctx context.Context) (status, error) {
 // with the netpoller. The duplicate shares the eventfd (and its
 // non-blocking flag); closing it does not affect the cursor's own fd.
 //
-// The library registers each new fd with its log by copying the log's fd
-// list (RCU), so concurrent first waits of many cursors contend, and a C
-// call that runs long makes the Go scheduler hand its P to a new OS thread.
-// Measured: 1,000 cursors blocking at once took up to 60 ms per call and
-// left the process with over 100 threads. One creation at a time per log,
-// with the others parked on a Go mutex, keeps each call short.
+// This is done one cursor at a time per log, the others parked on a Go
+// mutex. The library registers each new fd by copying the log's list of
+// fds (RCU), so concurrent first waits of many cursors contend and calls
+// run long; and a goroutine that stays in a C call or system call past a
+// scheduler tick while other goroutines are runnable has its P handed to
+// another thread, a new one if none is idle. Measured with 1,000 cursors
+// starting to wait at once: unserialized, up to 60 ms per call and over
+// 100 OS threads; with only the C call serialized, still 50-100 threads
+// on a loaded 2-core machine; with the whole setup serialized, 6-11.
 func (h *cursorHandle) openReadiness() error {
-	var fd C.int
 	h.fdMu.Lock()
-	st := C.fanlog_cursor_readiness_fd(h.ptr, &fd)
-	h.fdMu.Unlock()
-	if st != statusOK {
+	defer h.fdMu.Unlock()
+	var fd C.int
+	if st := C.fanlog_cursor_readiness_fd(h.ptr, &fd); st != statusOK {
 		return statusError(st)
 	}
 	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)

@@ -212,7 +212,8 @@ func (l *Log) AppendKind(kind uint32, data []byte) (uint64, error) {
 }
 
 // TryAppend appends one record without waiting: if there is no room it
-// fails with ErrFull, whatever the policy.
+// fails with ErrFull, whatever the policy (under DropOldest too, when the
+// tail segment is being replaced by another producer at that moment).
 func (l *Log) TryAppend(kind uint32, data []byte) (uint64, error) {
 	return l.append(kind, data, noWait)
 }
@@ -247,7 +248,11 @@ func (l *Log) AppendContext(ctx context.Context, kind uint32, data []byte) (uint
 	}
 	r := C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), noWait)
 	var err error
-	if r.status == statusFull && h.policy == Block {
+	if r.status == statusFull && h.policy != Reject {
+		// Block: wait for room. DropOldest: a producer never waits for
+		// readers, but an append that must not wait at all can still find
+		// the tail busy (another producer linking a segment); waiting
+		// covers that too.
 		r, err = h.appendWait(ctx, kind, data)
 	}
 	h.st.release(shared)
