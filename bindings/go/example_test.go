@@ -1,0 +1,165 @@
+package fanlog_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	fanlog "github.com/fanlog/fanlog/bindings/go"
+)
+
+// A producer appends; a consumer reads every record in order, then learns
+// that the producer finished cleanly.
+func Example() {
+	log, err := fanlog.NewLog(fanlog.Options{})
+	if err != nil {
+		panic(err)
+	}
+	cur, err := log.Subscribe(fanlog.FromEarliest)
+	if err != nil {
+		panic(err)
+	}
+	defer cur.Close()
+
+	go func() {
+		for _, s := range []string{"alpha", "beta", "gamma"} {
+			log.Append([]byte(s))
+		}
+		log.Close(nil) // success
+	}()
+
+	ctx := context.Background()
+	for {
+		rec, err := cur.Next(ctx)
+		if err == fanlog.ErrClosed {
+			fmt.Println("producer finished")
+			return
+		}
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(rec.Seq, string(rec.Data))
+	}
+	// Output:
+	// 0 alpha
+	// 1 beta
+	// 2 gamma
+	// producer finished
+}
+
+// Every consumer reads every record, then sees the producer's error: the
+// completion status travels with the log, after the last record.
+func ExampleLog_Close() {
+	log, _ := fanlog.NewLog(fanlog.Options{})
+	var wg sync.WaitGroup
+	out := make([]string, 3)
+	for i := range out {
+		cur, _ := log.Subscribe(fanlog.FromEarliest)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer cur.Close()
+			n := 0
+			for {
+				_, err := cur.Next(context.Background())
+				var ce *fanlog.CloseError
+				switch {
+				case err == nil:
+					n++
+					continue
+				case errors.As(err, &ce):
+					out[i] = fmt.Sprintf("consumer %d: %d records, then code %d: %s", i, n, ce.Code, ce.Message)
+				default:
+					out[i] = fmt.Sprintf("consumer %d: %v", i, err)
+				}
+				return
+			}
+		}()
+	}
+	log.Append([]byte("part 1"))
+	log.Append([]byte("part 2"))
+	log.Close(&fanlog.CloseError{Code: 503, Message: "upstream went away"})
+	wg.Wait()
+	for _, s := range out {
+		fmt.Println(s)
+	}
+	// Output:
+	// consumer 0: 2 records, then code 503: upstream went away
+	// consumer 1: 2 records, then code 503: upstream went away
+	// consumer 2: 2 records, then code 503: upstream went away
+}
+
+// NextBatch reads many records per call and reuses the caller's buffers.
+func ExampleCursor_NextBatch() {
+	log, _ := fanlog.NewLog(fanlog.Options{})
+	defer log.Close(nil)
+	cur, _ := log.Subscribe(fanlog.FromEarliest)
+	defer cur.Close()
+
+	first, _ := log.AppendBatch([][]byte{[]byte("a"), []byte("b"), []byte("c")})
+	fmt.Println("first sequence number:", first)
+
+	batch := make([]fanlog.Record, 16)
+	n, err := cur.NextBatch(context.Background(), batch)
+	fmt.Println(n, err)
+	for _, rec := range batch[:n] {
+		fmt.Printf("%d:%s ", rec.Seq, rec.Data)
+	}
+	fmt.Println()
+	// Output:
+	// first sequence number: 0
+	// 3 <nil>
+	// 0:a 1:b 2:c
+}
+
+// Under DropOldest a slow cursor is told how many records it missed, and
+// continues with the oldest one still retained.
+func ExampleLaggedError() {
+	log, _ := fanlog.NewLog(fanlog.Options{
+		SegmentSize: 256, // eight 8-byte records per segment
+		MaxBytes:    512, // two segments
+		Policy:      fanlog.DropOldest,
+	})
+	defer log.Close(nil)
+	cur, _ := log.Subscribe(fanlog.FromEarliest)
+	defer cur.Close()
+	for i := 0; i < 40; i++ {
+		log.Append(make([]byte, 8))
+	}
+	read := 0
+	for {
+		_, err := cur.TryNext()
+		var lag *fanlog.LaggedError
+		switch {
+		case err == nil:
+			read++
+			continue
+		case errors.As(err, &lag):
+			fmt.Println("lagged:", errors.Is(err, fanlog.ErrLagged))
+			read += int(lag.Missed) // count them to check the total
+			continue
+		case err == fanlog.ErrEmpty:
+		}
+		break
+	}
+	fmt.Println("read or missed:", read)
+	// Output:
+	// lagged: true
+	// read or missed: 40
+}
+
+// A blocked Next gives up when its context is cancelled.
+func ExampleCursor_Next_cancel() {
+	log, _ := fanlog.NewLog(fanlog.Options{})
+	defer log.Close(nil)
+	cur, _ := log.Subscribe(fanlog.FromLatest)
+	defer cur.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go cancel()
+	_, err := cur.Next(ctx) // nothing is appended
+	fmt.Println(err)
+	// Output:
+	// context canceled
+}
