@@ -880,6 +880,17 @@ mod tests {
     }
 
     #[test]
+    fn handles_are_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Hub>();
+        send_sync::<Publisher>();
+        send_sync::<Subscription>();
+        send_sync::<Event>();
+        send_sync::<crate::Snapshot<Vec<u8>>>();
+        send_sync::<crate::BlobSnapshot>();
+    }
+
+    #[test]
     fn payload_is_shared_not_copied() {
         let hub = Hub::new();
         let mut a = hub.subscribe(Filter::All, SubscribeOptions::new()).unwrap();
