@@ -321,16 +321,85 @@ func (h *logHandle) putProducer(p *C.fanlog_producer) {
 	}
 }
 
-// batchScratch is the C array of slices for one AppendBatch call, kept in
-// Go memory and reused. It holds pointers to the callers' byte slices,
-// which are pinned for the duration of the call (cgo forbids passing Go
-// memory that holds unpinned Go pointers).
+// batchScratch holds one AppendBatch call's records for C: the payloads
+// copied into one arena and the array of slices pointing into it, both in
+// C memory. The cgo rules forbid passing C an array in Go memory that
+// holds pointers to Go memory unless every target is pinned, and pinning
+// costs about 100 ns per record (a span lock and a special record each);
+// one copy costs a few. The library copies the bytes again into the log.
 type batchScratch struct {
-	s   []C.fanlog_slice
-	pin runtime.Pinner
+	slices *C.fanlog_slice
+	nslice int // capacity of slices
+	arena  *C.uint8_t
+	narena int // capacity of arena
 }
 
-var batchPool = sync.Pool{New: func() any { return new(batchScratch) }}
+// batchPool keeps a few scratch buffers (C memory can't go in a
+// sync.Pool, which drops items without telling).
+var batchPool = make(chan *batchScratch, 8)
+
+// maxPooledArena is the largest arena kept for reuse.
+const maxPooledArena = 1 << 20
+
+func getBatchScratch(records [][]byte) (*batchScratch, error) {
+	var sc *batchScratch
+	select {
+	case sc = <-batchPool:
+	default:
+		sc = new(batchScratch)
+	}
+	size := 0
+	for _, r := range records {
+		size += len(r)
+	}
+	if sc.nslice < len(records) {
+		C.free(unsafe.Pointer(sc.slices))
+		n := max(len(records), 64)
+		sc.slices = (*C.fanlog_slice)(C.malloc(C.size_t(n) * C.sizeof_fanlog_slice))
+		sc.nslice = n
+		if sc.slices == nil {
+			sc.nslice = 0
+			putBatchScratch(sc)
+			return nil, ErrOS
+		}
+	}
+	if sc.narena < size {
+		C.free(unsafe.Pointer(sc.arena))
+		n := max(size, 4096)
+		sc.arena = (*C.uint8_t)(C.malloc(C.size_t(n)))
+		sc.narena = n
+		if sc.arena == nil {
+			sc.narena = 0
+			putBatchScratch(sc)
+			return nil, ErrOS
+		}
+	}
+	slices := unsafe.Slice(sc.slices, len(records))
+	arena := unsafe.Slice((*byte)(unsafe.Pointer(sc.arena)), size)
+	off := 0
+	for i, r := range records {
+		copy(arena[off:], r)
+		slices[i] = C.fanlog_slice{len: C.size_t(len(r))}
+		if len(r) > 0 {
+			slices[i].data = (*C.uint8_t)(unsafe.Add(unsafe.Pointer(sc.arena), off))
+		}
+		off += len(r)
+	}
+	return sc, nil
+}
+
+func putBatchScratch(sc *batchScratch) {
+	if sc.narena > maxPooledArena {
+		C.free(unsafe.Pointer(sc.arena))
+		sc.arena, sc.narena = nil, 0
+	}
+	select {
+	case batchPool <- sc:
+	default:
+		C.free(unsafe.Pointer(sc.slices))
+		C.free(unsafe.Pointer(sc.arena))
+	}
+}
 
 // AppendBatch appends records (kind 0) with one reservation: they get
 // contiguous sequence numbers, first is the first one, and no other
@@ -349,26 +418,13 @@ func (l *Log) AppendBatchKind(kind uint32, records [][]byte) (first uint64, err 
 	if !h.st.acquire() {
 		return 0, errLogClosed
 	}
-	sc := batchPool.Get().(*batchScratch)
-	if cap(sc.s) < len(records) {
-		sc.s = make([]C.fanlog_slice, len(records))
+	sc, err := getBatchScratch(records)
+	if err != nil {
+		h.st.release(shared)
+		return 0, err
 	}
-	s := sc.s[:len(records)]
-	for i, r := range records {
-		if len(r) > 0 {
-			p := unsafe.SliceData(r)
-			sc.pin.Pin(p)
-			s[i] = C.fanlog_slice{data: (*C.uint8_t)(unsafe.Pointer(p)), len: C.size_t(len(r))}
-		}
-	}
-	var ps *C.fanlog_slice
-	if len(s) > 0 {
-		ps = &s[0]
-	}
-	res := C.fanlog_go_log_append_batch(h.ptr, C.uint32_t(kind), ps, C.size_t(len(s)), waitForever)
-	sc.pin.Unpin()
-	clear(s)
-	batchPool.Put(sc)
+	res := C.fanlog_go_log_append_batch(h.ptr, C.uint32_t(kind), sc.slices, C.size_t(len(records)), waitForever)
+	putBatchScratch(sc)
 	h.st.release(shared)
 	runtime.KeepAlive(l)
 	if res.status != statusOK {
