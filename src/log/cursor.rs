@@ -133,6 +133,8 @@ pub struct Cursor {
     wake: Arc<CursorWake>,
     /// Local counters.
     stats: CursorStats,
+    /// Records missed (`Lagged`) but not yet reported to the caller.
+    pending_lag: u64,
 }
 
 // SAFETY: the raw segment pointer is a lease owned by this cursor; the
@@ -243,6 +245,7 @@ impl Cursor {
                 position: seq,
                 ..Default::default()
             },
+            pending_lag: 0,
         })
     }
 
@@ -333,6 +336,11 @@ impl Cursor {
     /// Makes sure a committed record is at the position, moving across
     /// segments as needed. `Err(Empty)` when caught up.
     fn poll(&mut self) -> Result<(), RecvError> {
+        if self.pending_lag > 0 {
+            return Err(RecvError::Lagged {
+                missed: self.pending_lag,
+            });
+        }
         loop {
             let seg = self.segment();
             if self.off + HEADER <= seg.size() {
@@ -413,7 +421,13 @@ impl Cursor {
             self.stats.records_missed += missed;
             // Relaxed: a statistic.
             shared.records_missed.fetch_add(missed, Ordering::Relaxed);
-            return Err(RecvError::Lagged { missed });
+            // Kept until a read hands it to the caller: a `poll` whose
+            // result is not returned (e.g. from `readiness_fd`) must not
+            // swallow it.
+            self.pending_lag += missed;
+            return Err(RecvError::Lagged {
+                missed: self.pending_lag,
+            });
         }
         Ok(())
     }
@@ -421,6 +435,14 @@ impl Cursor {
     /// Waits (per the log's wait strategy) until a record is available, the
     /// deadline passes, or the wait is interrupted.
     fn wait_ready(&mut self, deadline: Deadline) -> Result<(), RecvError> {
+        let r = self.wait_ready_inner(deadline);
+        if let Err(RecvError::Lagged { .. }) = r {
+            self.pending_lag = 0; // reported now
+        }
+        r
+    }
+
+    fn wait_ready_inner(&mut self, deadline: Deadline) -> Result<(), RecvError> {
         let mut round = 0u32;
         loop {
             match self.poll() {
@@ -466,7 +488,14 @@ impl Cursor {
         };
         self.shared.arm_fd(&fd);
         match self.poll() {
-            Err(RecvError::Empty) => Ok(false),
+            Err(RecvError::Empty) => {
+                // An interrupt raised after our last check may have had its
+                // signal drained by `arm_fd`: keep the fd readable for it.
+                if self.wake.interrupt.is_raised() {
+                    self.shared.fire_fd(&fd);
+                }
+                Ok(false)
+            }
             other => {
                 self.shared.fire_fd(&fd);
                 other.map(|()| true)
@@ -488,7 +517,7 @@ impl Cursor {
     /// wait: the interrupt is reported, and consumed, by the next read).
     #[inline]
     pub fn try_next(&mut self) -> Result<Record<'_>, RecvError> {
-        if self.take_committed_peek() {
+        if self.pending_lag == 0 && self.take_committed_peek() {
             return Ok(self.take_committed().expect("peeked"));
         }
         self.read_one(Deadline::Now)

@@ -95,6 +95,20 @@ pub use config::{LogBuilder, OverflowPolicy, Timestamps, WaitStrategy};
 pub use cursor::{Batch, Cursor, CursorStats, Record, Start};
 pub use producer::Producer;
 
+/// How many times, and for how long at least, a linker lets the epoch turn
+/// (waiting for retired segments to come back) before it allocates past the
+/// budget anyway — the escape hatch for a thread that was descheduled while
+/// pinned (on an oversubscribed machine a producer preempted mid-append
+/// holds the epoch back for a scheduler time slice).
+#[cfg(not(fanlog_loom))]
+const GRACE_ROUNDS: u32 = 64;
+#[cfg(fanlog_loom)]
+const GRACE_ROUNDS: u32 = 1;
+#[cfg(not(fanlog_loom))]
+const GRACE_TIME: std::time::Duration = std::time::Duration::from_millis(5);
+#[cfg(fanlog_loom)]
+const GRACE_TIME: std::time::Duration = std::time::Duration::ZERO;
+
 /// Why a producer could not move past a sealed tail segment right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Advance {
@@ -102,8 +116,10 @@ pub(crate) enum Advance {
     Closed,
     /// No room (`Reject`), or no memory for a new segment.
     Full,
-    /// Wait (unpinned) for room or for another linker, then retry.
+    /// No room under `Block`: wait (unpinned) for room, then retry.
     Wait,
+    /// Another producer is linking the successor: wait (unpinned) for it.
+    Busy,
 }
 
 /// State shared by the log handle, producers and cursors.
@@ -358,7 +374,7 @@ impl Shared {
     pub(crate) fn try_advance(
         self: &Arc<Self>,
         seg: &Segment,
-        guard: &Guard,
+        guard: &mut Guard,
     ) -> Result<*mut Segment, Advance> {
         let mut round = 0u32;
         loop {
@@ -391,12 +407,12 @@ impl Shared {
                 self.space.notify();
                 continue;
             }
-            // Somebody else is linking; it never waits while linking.
-            if crate::wait::backoff(round) {
-                round += 1;
-                continue;
-            }
-            return Err(Advance::Wait);
+            // Somebody else is linking. Wait for it unpinned (in
+            // `wait_for_space`): spinning here while pinned would hold back
+            // the epoch that the linker may be waiting on to recycle
+            // segments.
+            let _ = &mut round;
+            return Err(Advance::Busy);
         }
     }
 
@@ -406,9 +422,22 @@ impl Shared {
     pub(crate) fn wait_for_space(
         self: &Arc<Self>,
         tail: *mut Segment,
+        why: Advance,
         deadline: Deadline,
         interrupt: Option<&Interrupt>,
     ) -> Result<(), AppendError> {
+        if why == Advance::Busy {
+            // Another producer is linking (it never parks while it holds
+            // `link_busy`): give it a moment before parking or giving up.
+            let mut round = 0;
+            while crate::wait::backoff(round) {
+                // Relaxed: hints, re-checked by the retry.
+                if self.tail_segment() != tail || !self.link_busy.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                round += 1;
+            }
+        }
         if deadline == Deadline::Now {
             return Err(AppendError::Full);
         }
@@ -444,32 +473,56 @@ impl Shared {
     }
 
     /// The linker's work, under `link_busy`.
-    fn link(self: &Arc<Self>, seg: &Segment, count: u64, guard: &Guard) -> Result<(), Advance> {
+    fn link(self: &Arc<Self>, seg: &Segment, count: u64, guard: &mut Guard) -> Result<(), Advance> {
         if !seg.next.load(Ordering::Acquire).is_null() {
             return Ok(()); // linked (or closed) while we took the flag
         }
         self.acquire_budget(guard)?;
         let base = seg.base() + count;
-        let new = match self.pool.pop() {
-            Some(SegPtr(p)) => {
+        let mut grace_rounds = 0;
+        let grace_start = std::time::Instant::now();
+        let new = loop {
+            if let Some(SegPtr(p)) = self.pool.pop() {
                 // Relaxed: a gauge.
                 self.pooled.fetch_sub(1, Ordering::Relaxed);
                 // SAFETY: a pooled segment is owned by the pool, which just
                 // handed it to us exclusively.
                 unsafe { (*p).reset(base) };
-                p
+                break p;
             }
-            None => match Segment::new(self.config.segment_size, self.config.memory, base) {
-                Ok(b) => {
-                    // Relaxed: a gauge.
-                    self.allocated.fetch_add(1, Ordering::Relaxed);
-                    Box::into_raw(b)
+            // Memory held: linked segments plus unlinked ones not yet back in
+            // the pool (in their epoch grace period, or leased by cursors
+            // stranded in an evicted segment). Allow the budget plus one
+            // segment per stranded cursor; beyond that, wait for the grace
+            // period instead of allocating (busy producers used to allocate
+            // hundreds of segments past the budget). Relaxed: gauges.
+            let held = self.allocated.load(Ordering::Relaxed) - self.pooled.load(Ordering::Relaxed);
+            let limit = self.max_segments + self.orphans.load(Ordering::Relaxed);
+            if held < limit || grace_rounds >= GRACE_ROUNDS && grace_start.elapsed() >= GRACE_TIME {
+                match Segment::new(self.config.segment_size, self.config.memory, base) {
+                    Ok(b) => {
+                        // Relaxed: a gauge.
+                        self.allocated.fetch_add(1, Ordering::Relaxed);
+                        break Box::into_raw(b);
+                    }
+                    Err(_) => {
+                        self.linked.fetch_sub(1, Ordering::Relaxed);
+                        return Err(Advance::Full);
+                    }
                 }
-                Err(_) => {
-                    self.linked.fetch_sub(1, Ordering::Relaxed);
-                    return Err(Advance::Full);
-                }
-            },
+            }
+            // Let the epoch move on so retired segments get recycled. `seg`
+            // stays valid across the repin: it is the tail (only a linker
+            // moves the tail, and we hold `link_busy`), and the tail is never
+            // unlinked.
+            guard.repin();
+            guard.flush();
+            grace_rounds += 1;
+            if grace_rounds > GRACE_ROUNDS / 2 {
+                crate::sync::yield_now();
+            } else {
+                crate::sync::spin_hint();
+            }
         };
         // Release: publishes the reset segment to producers and readers that
         // Acquire `next`. Fails only if `close` installed `closed_link`.

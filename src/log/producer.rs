@@ -358,20 +358,21 @@ fn reserve(
         return Err(AppendError::Closed(shared.close_status()));
     }
     let mut write = Some(write);
-    let mut first = true;
     loop {
-        let guard = epoch::pin();
+        let mut guard = epoch::pin();
         let mut seg_ptr = shared.tail_segment();
         let wait_on = loop {
             // SAFETY: we are pinned and found `seg_ptr` as the tail or as the
             // linked successor of a segment that was the tail after we
             // pinned: it cannot be recycled before we unpin.
             let seg = unsafe { &*seg_ptr };
-            // A retry skips segments already known to be sealed, so failed
-            // reservations stay bounded (one per producer per segment).
-            // Relaxed: a hint; the reservation below is authoritative.
-            if first || seg.sealed.load(Ordering::Relaxed) == 0 {
-                first = false;
+            // Segments already known to be sealed are skipped, so failed
+            // reservations stay bounded by the producers racing the seal
+            // (unbounded `Full` retries used to overflow the record count
+            // into the `CLOSED` bit). `sealed` shares a line with `base`,
+            // which we read anyway. Relaxed: a hint; the reservation below
+            // is authoritative.
+            if seg.sealed.load(Ordering::Relaxed) == 0 {
                 // Relaxed: the reservation only needs the modification order
                 // of this word; the segment's fields were made visible by the
                 // Acquire that found it, and the data we write is published
@@ -397,14 +398,14 @@ fn reserve(
                     shared.note_sealed(off);
                 }
             }
-            match shared.try_advance(seg, &guard) {
+            match shared.try_advance(seg, &mut guard) {
                 Ok(next) => seg_ptr = next,
                 Err(Advance::Closed) => return Err(AppendError::Closed(shared.close_status())),
                 Err(Advance::Full) => return Err(AppendError::Full),
-                Err(Advance::Wait) => break seg_ptr,
+                Err(why) => break (seg_ptr, why),
             }
         };
         drop(guard);
-        shared.wait_for_space(wait_on, deadline, interrupt)?;
+        shared.wait_for_space(wait_on.0, wait_on.1, deadline, interrupt)?;
     }
 }
