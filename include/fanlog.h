@@ -31,6 +31,30 @@
 // Timeout value: wait as long as it takes.
 #define FANLOG_WAIT_FOREVER UINT64_MAX
 
+// Overflow policy value meaning "the default": in
+// `fanlog_subscribe_options`, the hub's default policy (and its block
+// timeout); in `fanlog_hub_options`, `FANLOG_HUB_DROP_OLDEST`.
+#define FANLOG_HUB_OVERFLOW_DEFAULT 0
+
+// Hub overflow policy: when a mailbox is full, the new event is dropped
+// (counted in that subscription's `dropped`). Publishers never wait.
+#define FANLOG_HUB_DROP_NEWEST 1
+
+// Hub overflow policy: when a mailbox is full, its oldest event is evicted
+// to make room (counted as dropped). Publishers never wait.
+#define FANLOG_HUB_DROP_OLDEST 2
+
+// Hub overflow policy: when a mailbox is full, the publisher waits up to
+// the block timeout for room, then drops the event. The wait stalls that
+// publisher for every subscription.
+#define FANLOG_HUB_BLOCK 3
+
+// Default mailbox capacity of a subscription, in events.
+#define FANLOG_HUB_DEFAULT_CAPACITY 1024
+
+// Largest mailbox capacity accepted (mailboxes are allocated up front).
+#define FANLOG_HUB_MAX_CAPACITY 16777216
+
 // Overflow policy: producers wait for the slowest cursor.
 #define FANLOG_OVERFLOW_BLOCK 0
 
@@ -129,6 +153,19 @@ typedef uint32_t fanlog_status;
 // `fanlog_cursor_close_status`, `fanlog_cursor_free`.
 typedef struct fanlog_cursor fanlog_cursor;
 
+// An event hub (opaque): publishes events to every subscription whose
+// kind filter matches, each into its own bounded mailbox. Create with
+// `fanlog_hub_new`, release with `fanlog_hub_free` (which closes the hub).
+// Thread-safe: every function may be called from any thread concurrently,
+// except `fanlog_hub_free`, which must be the last call on the handle.
+// Subscriptions keep the hub's memory alive, so they may outlive this
+// handle.
+//
+// Methods: `fanlog_hub_new`, `fanlog_hub_free`, `fanlog_hub_subscribe`,
+// `fanlog_hub_publish`, `fanlog_hub_publish_batch`, `fanlog_hub_close`,
+// `fanlog_hub_close_status`, `fanlog_hub_get_stats`.
+typedef struct fanlog_hub fanlog_hub;
+
 // A broadcast log (opaque). Create with `fanlog_log_new`, release with
 // `fanlog_log_free`. Thread-safe: every function may be called from any
 // thread concurrently, except `fanlog_log_free`, which must be the last
@@ -147,6 +184,123 @@ typedef struct fanlog_log fanlog_log;
 // Methods: `fanlog_producer_append`, `fanlog_producer_append_batch`,
 // `fanlog_producer_interrupt`, `fanlog_producer_free`.
 typedef struct fanlog_producer fanlog_producer;
+
+// A subscription to a hub (opaque): a bounded mailbox of the events that
+// match its filter, and the receiving end of it. Create with
+// `fanlog_hub_subscribe`, release with `fanlog_subscription_free` (which
+// also unsubscribes). A subscription is single-consumer: calls that use it
+// from two threads at once return `FANLOG_BUSY` for one of them.
+// `fanlog_subscription_interrupt` and `fanlog_subscription_close_status`
+// may be called from any thread at any time.
+//
+// Methods: `fanlog_subscription_next`, `fanlog_subscription_next_batch`,
+// `fanlog_subscription_interrupt`, `fanlog_subscription_readiness_fd`,
+// `fanlog_subscription_get_stats`, `fanlog_subscription_unsubscribe`,
+// `fanlog_subscription_close_status`, `fanlog_subscription_free`.
+typedef struct fanlog_subscription fanlog_subscription;
+
+// Hub configuration. Always initialize with `fanlog_hub_options_default`,
+// then change fields. (A zeroed struct also means the defaults, except
+// that `block_timeout_ns` is then 0.)
+typedef struct fanlog_hub_options {
+  // Mailbox capacity, in events, of subscriptions that don't set one:
+  // 1 to `FANLOG_HUB_MAX_CAPACITY`; 0 means `FANLOG_HUB_DEFAULT_CAPACITY`
+  // (the default).
+  size_t default_capacity;
+  // With `default_overflow` = `FANLOG_HUB_BLOCK`: the longest a
+  // publisher waits for room, per event and subscription, in ns (0 =
+  // don't wait; default `FANLOG_WAIT_FOREVER`: lossless). Ignored for
+  // the other policies.
+  uint64_t block_timeout_ns;
+  // `FANLOG_HUB_*` policy of subscriptions that don't set one (default
+  // `FANLOG_HUB_DROP_OLDEST`; `FANLOG_HUB_OVERFLOW_DEFAULT` means the
+  // same).
+  uint32_t default_overflow;
+  // `FANLOG_TIMESTAMPS_*`: the clock that stamps events (default
+  // `FANLOG_TIMESTAMPS_COARSE`).
+  uint32_t timestamps;
+} fanlog_hub_options;
+
+// Per-subscription options for `fanlog_hub_subscribe`. Always initialize
+// with `fanlog_subscribe_options_default` (the hub's defaults), then
+// change fields. (A zeroed struct also means the hub's defaults.)
+typedef struct fanlog_subscribe_options {
+  // Mailbox capacity in events: 1 to `FANLOG_HUB_MAX_CAPACITY`; 0 (the
+  // default) means the hub's default capacity.
+  size_t capacity;
+  // A NUL-terminated name, for humans (copied; need not outlive the
+  // call), or NULL (the default).
+  const char *name;
+  // With `overflow` = `FANLOG_HUB_BLOCK`: the longest a publisher waits
+  // for room in this mailbox, per event, in ns (0 = don't wait; default
+  // `FANLOG_WAIT_FOREVER`: lossless). Ignored for the other values.
+  uint64_t block_timeout_ns;
+  // `FANLOG_HUB_*` policy, or `FANLOG_HUB_OVERFLOW_DEFAULT` (the
+  // default) for the hub's default policy and block timeout.
+  uint32_t overflow;
+} fanlog_subscribe_options;
+
+// A byte range, for batch appends.
+typedef struct fanlog_slice {
+  // Start of the bytes (may be NULL when `len` is 0).
+  const uint8_t *data;
+  // Length in bytes.
+  size_t len;
+} fanlog_slice;
+
+// Counters of a hub (see `fanlog_hub_get_stats`).
+typedef struct fanlog_hub_stats {
+  // Events published (the next sequence number).
+  uint64_t published;
+  // Subscriptions registered now.
+  size_t subscriptions;
+  // 1 once closed.
+  uint32_t closed;
+} fanlog_hub_stats;
+
+// One event received from a subscription. `data` points into the
+// payload that the hub shares among the subscriptions it reached
+// (zero-copy) and stays valid until the next receive on the same
+// subscription (`fanlog_subscription_next` / `_next_batch`, whatever
+// its result), or its free; copy what you need to keep.
+typedef struct fanlog_event {
+  // Hub-wide publish sequence number (from 0, one per published event;
+  // a subscription sees one publisher thread's events in increasing
+  // order, but not necessarily every number).
+  uint64_t seq;
+  // Publish time, ns since the Unix epoch (0 if timestamps are off).
+  uint64_t timestamp_ns;
+  // The payload (NULL only when `len` is 0).
+  const uint8_t *data;
+  // Payload length in bytes.
+  size_t len;
+  // The application-defined kind given to the publish.
+  uint32_t kind;
+} fanlog_event;
+
+// Counters of a subscription (see `fanlog_subscription_get_stats`).
+// `delivered + dropped` equals the number of published events that
+// matched its filter while it was subscribed and open (exact once
+// publishers are quiescent).
+typedef struct fanlog_subscription_stats {
+  // Events put in the mailbox and not evicted: `received + depth`.
+  uint64_t delivered;
+  // Events not delivered: mailbox full under `FANLOG_HUB_DROP_NEWEST`,
+  // evicted under `FANLOG_HUB_DROP_OLDEST`, timed out under
+  // `FANLOG_HUB_BLOCK`, or published while the subscription was closing.
+  uint64_t dropped;
+  // Events returned by receives.
+  uint64_t received;
+  // Events waiting in the mailbox now.
+  size_t depth;
+  // High-water mark of the mailbox depth: exact when the mailbox filled
+  // up (it is then the capacity), otherwise sampled by the receiver.
+  size_t high_water;
+  // Mailbox capacity.
+  size_t capacity;
+  // 1 once closed (unsubscribed or hub closed); it may still hold events.
+  uint32_t closed;
+} fanlog_subscription_stats;
 
 // Log configuration. Always initialize with `fanlog_log_options_default`,
 // then change fields.
@@ -168,14 +322,6 @@ typedef struct fanlog_log_options {
   // Free segments kept for reuse (default 4).
   uint32_t pool_segments;
 } fanlog_log_options;
-
-// A byte range, for batch appends.
-typedef struct fanlog_slice {
-  // Start of the bytes (may be NULL when `len` is 0).
-  const uint8_t *data;
-  // Length in bytes.
-  size_t len;
-} fanlog_slice;
 
 // Counters of a log (see `fanlog_log_get_stats`).
 typedef struct fanlog_log_stats {
@@ -255,6 +401,257 @@ uint32_t fanlog_abi_version(void);
 //
 // Thread-safe, never blocks, never fails.
 const char *fanlog_version_string(void);
+
+// Fills `*out` with the default hub options.
+//
+// Returns `FANLOG_NULL_ARGUMENT` if `out` is NULL. Thread-safe.
+//
+// # Safety
+// `out` is NULL or valid for writing one `fanlog_hub_options`.
+fanlog_status fanlog_hub_options_default(struct fanlog_hub_options *out);
+
+// Fills `*out` with the default subscribe options (every field: the hub's
+// default).
+//
+// Returns `FANLOG_NULL_ARGUMENT` if `out` is NULL. Thread-safe.
+//
+// # Safety
+// `out` is NULL or valid for writing one `fanlog_subscribe_options`.
+fanlog_status fanlog_subscribe_options_default(struct fanlog_subscribe_options *out);
+
+// Creates a hub. `options` may be NULL for the defaults. On success `*out`
+// receives a handle that the caller owns and must release with
+// `fanlog_hub_free`.
+//
+// Returns `FANLOG_INVALID_ARGUMENT` for invalid options (capacity above
+// `FANLOG_HUB_MAX_CAPACITY`, unknown policy or timestamps value),
+// `FANLOG_NULL_ARGUMENT` if `out` is NULL. Thread-safe.
+//
+// # Safety
+// `options` is NULL or points to a valid `fanlog_hub_options`; `out` is
+// NULL or valid for writing a pointer.
+fanlog_status fanlog_hub_new(const struct fanlog_hub_options *options, struct fanlog_hub **out);
+
+// Releases a hub handle and closes the hub with a success status if it is
+// not closed yet (nobody can publish any more): its subscriptions receive
+// what they hold, then `FANLOG_CLOSED`. A publisher blocked on a
+// `FANLOG_HUB_BLOCK` mailbox is released. Subscriptions stay valid until
+// their own free. NULL (and an already freed handle) is ignored. Must not
+// race with other calls on this handle.
+//
+// # Safety
+// `hub` is NULL or a handle from `fanlog_hub_new`.
+void fanlog_hub_free(struct fanlog_hub *hub);
+
+// Subscribes to the hub. `kinds` points to `nkinds` event kinds to
+// receive (any values; duplicates are fine); with `nkinds` 0 the
+// subscription receives every kind (`kinds` is then ignored and may be
+// NULL). `options` may be NULL for the hub's defaults. On success `*out`
+// receives a handle that the caller owns and must release with
+// `fanlog_subscription_free`. The subscription receives every event whose
+// publish begins after this returns (or counts it as dropped per its
+// overflow policy). Subscribing to a closed hub succeeds; the subscription
+// reports `FANLOG_CLOSED` at once.
+//
+// Returns `FANLOG_NULL_ARGUMENT` (`out` NULL, or `kinds` NULL with
+// `nkinds` > 0), `FANLOG_INVALID_ARGUMENT` (capacity above
+// `FANLOG_HUB_MAX_CAPACITY`, unknown overflow value). Thread-safe; takes
+// the hub's registry lock briefly (publishers never take it).
+//
+// # Safety
+// `hub` is a live handle; `kinds` points to `nkinds` readable `uint32_t`s
+// (or `nkinds` is 0); `options` is NULL or points to valid options whose
+// `name` is NULL or NUL-terminated; `out` is NULL or writable.
+fanlog_status fanlog_hub_subscribe(const struct fanlog_hub *hub,
+                                   const uint32_t *kinds,
+                                   size_t nkinds,
+                                   const struct fanlog_subscribe_options *options,
+                                   struct fanlog_subscription **out);
+
+// Publishes one event of `kind` with the `len` bytes at `data` to every
+// matching subscription. The bytes are copied once into an allocation
+// that all those subscriptions share (only if one matches); `data` may be
+// NULL if `len` is 0. On success `*out_delivered` receives the number of
+// mailboxes the event went into and `*out_dropped` the number of events
+// dropped by overflow policies because of it (the new one, or an evicted
+// older one under `FANLOG_HUB_DROP_OLDEST`); both may be NULL.
+//
+// Returns `FANLOG_CLOSED` after `fanlog_hub_close` (nothing published).
+// Thread-safe and lock-free; never waits, except for room in the mailbox
+// of a matching `FANLOG_HUB_BLOCK` subscription that is full (up to its
+// block timeout; not interruptible, but unsubscribe, close and free of
+// that subscription release it).
+//
+// # Safety
+// `hub` is a live handle; `data` points to `len` readable bytes;
+// `out_delivered` and `out_dropped` are NULL or writable.
+fanlog_status fanlog_hub_publish(const struct fanlog_hub *hub,
+                                 uint32_t kind,
+                                 const uint8_t *data,
+                                 size_t len,
+                                 uint64_t *out_delivered,
+                                 uint64_t *out_dropped);
+
+// Publishes `count` events of `kind`, one per slice of `records` (each
+// copied once), with consecutive sequence numbers and one load of the
+// subscriber list: cheaper than `count` calls of `fanlog_hub_publish`.
+// `*out_delivered` and `*out_dropped` (may be NULL) receive the sums over
+// the batch. An empty batch (`count` 0, `records` may be NULL) publishes
+// nothing. If any slice has NULL data with a non-zero length, nothing is
+// published and `FANLOG_NULL_ARGUMENT` is returned. Other errors, waiting
+// and thread-safety as for `fanlog_hub_publish`.
+//
+// # Safety
+// `hub` is a live handle; `records` points to `count` slices of readable
+// bytes; `out_delivered` and `out_dropped` are NULL or writable.
+fanlog_status fanlog_hub_publish_batch(const struct fanlog_hub *hub,
+                                       uint32_t kind,
+                                       const struct fanlog_slice *records,
+                                       size_t count,
+                                       uint64_t *out_delivered,
+                                       uint64_t *out_dropped);
+
+// Closes the hub with a completion status: `code` 0 and a NULL `message`
+// mean success; otherwise an application error code and an optional
+// NUL-terminated message (copied). Idempotent: the first close wins and
+// later calls return `FANLOG_CLOSED`. When it returns, publishing fails
+// with `FANLOG_CLOSED` and every subscription holds everything it will
+// ever receive: it drains that, then gets `FANLOG_CLOSED` and can read
+// this status. Wakes blocked receivers and publishers. Thread-safe; waits
+// only for publishes in flight to leave the mailboxes.
+//
+// # Safety
+// `hub` is a live handle; `message` is NULL or a NUL-terminated string.
+fanlog_status fanlog_hub_close(const struct fanlog_hub *hub, int32_t code, const char *message);
+
+// Reads the hub's close status: `*out_code` (0 for success), and the
+// message copied NUL-terminated into `buf` of `cap` bytes (`buf` may be
+// NULL with `cap` 0 to ask only the length). `*out_len` (may be NULL)
+// receives the message length without the NUL, also when
+// `FANLOG_BUFFER_TOO_SMALL` is returned. Returns `FANLOG_EMPTY` if the hub
+// is not closed. Thread-safe.
+//
+// # Safety
+// `hub` is a live handle; the out pointers are NULL or writable (`buf` for
+// `cap` bytes).
+fanlog_status fanlog_hub_close_status(const struct fanlog_hub *hub,
+                                      int32_t *out_code,
+                                      char *buf,
+                                      size_t cap,
+                                      size_t *out_len);
+
+// Fills `*out` with the hub's counters. Thread-safe.
+//
+// # Safety
+// `hub` is a live handle; `out` is NULL or writable.
+fanlog_status fanlog_hub_get_stats(const struct fanlog_hub *hub, struct fanlog_hub_stats *out);
+
+// Releases a subscription: unsubscribes it (a publisher blocked on its
+// mailbox is released) and drops the events it holds. NULL (and an
+// already freed handle) is ignored. Event pointers it returned become
+// invalid. Must not race with other calls on this handle.
+//
+// # Safety
+// `sub` is NULL or a handle from `fanlog_hub_subscribe`.
+void fanlog_subscription_free(struct fanlog_subscription *sub);
+
+// Receives the next event, waiting up to `timeout_ns` (0 = don't wait,
+// `FANLOG_WAIT_FOREVER`). On success `*out` describes it; its `data`
+// pointer is zero-copy and valid until the next receive on this
+// subscription or its free. Events come in mailbox order (each publisher
+// thread's events in the order it published them).
+//
+// Returns `FANLOG_EMPTY` (timeout 0) or `FANLOG_TIMEOUT`,
+// `FANLOG_INTERRUPTED` (`fanlog_subscription_interrupt`, also one raised
+// while not waiting), `FANLOG_CLOSED` (everything delivered was received
+// after the hub closed or the subscription was unsubscribed; returned
+// again by every later receive; see `fanlog_subscription_close_status`),
+// `FANLOG_BUSY`. Single-consumer; blocks as described.
+//
+// # Safety
+// `sub` is a live handle; `out` is NULL or writable.
+fanlog_status fanlog_subscription_next(const struct fanlog_subscription *sub,
+                                       uint64_t timeout_ns,
+                                       struct fanlog_event *out);
+
+// Receives up to `cap` events available now, waiting up to `timeout_ns`
+// for the first, into `out[0..*out_count]`. All are zero-copy and valid
+// until the next receive on this subscription or its free. The events are
+// kept in a vector inside the handle that is reused, so receiving
+// allocates only while that vector grows to the largest `cap` used.
+// Returns `FANLOG_INVALID_ARGUMENT` if `cap` is 0; other errors as for
+// `fanlog_subscription_next` (then `*out_count` is not written).
+//
+// # Safety
+// `sub` is a live handle; `out` is NULL or writable for `cap` events;
+// `out_count` is NULL or writable.
+fanlog_status fanlog_subscription_next_batch(const struct fanlog_subscription *sub,
+                                             uint64_t timeout_ns,
+                                             struct fanlog_event *out,
+                                             size_t cap,
+                                             size_t *out_count);
+
+// Interrupts the subscription's blocked receive (or, if none, its next
+// receive), which returns `FANLOG_INTERRUPTED`. Thread-safe: may be called
+// from any thread while another thread receives. Never blocks.
+//
+// # Safety
+// `sub` is a live handle.
+fanlog_status fanlog_subscription_interrupt(const struct fanlog_subscription *sub);
+
+// Writes to `*out_fd` a readiness file descriptor (Linux eventfd) for
+// poll/epoll: readable whenever the subscription has something to return
+// (an event, `FANLOG_CLOSED`) or was interrupted; possibly spuriously.
+// Wait for readable, then receive with timeout 0 until `FANLOG_EMPTY`
+// (which re-arms it). The fd belongs to the subscription: do not read,
+// write or close it; it is closed by `fanlog_subscription_free`. Repeated
+// calls return the same fd. Returns `FANLOG_OS_ERROR` if no eventfd can be
+// created. Single-consumer.
+//
+// # Safety
+// `sub` is a live handle; `out_fd` is NULL or writable.
+fanlog_status fanlog_subscription_readiness_fd(const struct fanlog_subscription *sub, int *out_fd);
+
+// Fills `*out` with the subscription's counters. Single-consumer; never
+// blocks.
+//
+// # Safety
+// `sub` is a live handle; `out` is NULL or writable.
+fanlog_status fanlog_subscription_get_stats(const struct fanlog_subscription *sub,
+                                            struct fanlog_subscription_stats *out);
+
+// Stops deliveries to this subscription. Idempotent. When it returns, no
+// publish delivers anything more to it (not even one already in flight),
+// and a publisher blocked on its mailbox is released. Events already in
+// the mailbox can still be received; then receives return `FANLOG_CLOSED`
+// with a success status (or the hub's status if the hub was closed
+// first). The handle stays valid until `fanlog_subscription_free`.
+// Single-consumer: returns `FANLOG_BUSY` while another thread receives
+// (interrupt that receive first); waits only for publishes in flight to
+// leave the mailbox.
+//
+// # Safety
+// `sub` is a live handle.
+fanlog_status fanlog_subscription_unsubscribe(const struct fanlog_subscription *sub);
+
+// Reads the subscription's close status: the status its receives return
+// with `FANLOG_CLOSED` once one has; before that, the hub's close status
+// if the hub is closed (what the subscription will report after draining,
+// unless it was unsubscribed before the hub closed). `*out_code` (0 for
+// success), the message copied NUL-terminated into `buf` of `cap` bytes
+// (`buf` may be NULL with `cap` 0 to ask only the length), `*out_len`
+// (may be NULL) the message length without the NUL, also when
+// `FANLOG_BUFFER_TOO_SMALL` is returned. Returns `FANLOG_EMPTY` if neither
+// is known yet. Thread-safe (no busy flag); never blocks.
+//
+// # Safety
+// `sub` is a live handle; the out pointers are NULL or writable (`buf`
+// for `cap` bytes).
+fanlog_status fanlog_subscription_close_status(const struct fanlog_subscription *sub,
+                                               int32_t *out_code,
+                                               char *buf,
+                                               size_t cap,
+                                               size_t *out_len);
 
 // Fills `*out` with the default options.
 //

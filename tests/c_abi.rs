@@ -97,6 +97,11 @@ fn c_log_threads() {
 }
 
 #[test]
+fn c_hub_api() {
+    run_c_test("test_hub_api");
+}
+
+#[test]
 fn header_compiles_as_c11_and_cxx17() {
     let dir = out_dir();
     let c = dir.join("header.c");

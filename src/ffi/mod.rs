@@ -23,6 +23,7 @@
 #![allow(non_camel_case_types)]
 
 pub mod handle;
+pub mod hub;
 pub mod log;
 
 use crate::error::{AppendError, RecvError};
