@@ -185,6 +185,28 @@ typedef struct fanlog_log fanlog_log;
 // `fanlog_producer_interrupt`, `fanlog_producer_free`.
 typedef struct fanlog_producer fanlog_producer;
 
+// A snapshot of an immutable byte blob, with a version (opaque). Create
+// with `fanlog_snapshot_new`, release with `fanlog_snapshot_free`.
+// Thread-safe: every function may be called from any thread concurrently,
+// except `fanlog_snapshot_free`, which must be the last call on the handle
+// (and so must not race with a blocked `fanlog_snapshot_wait_newer`).
+// References taken from it outlive it.
+//
+// Methods: `fanlog_snapshot_new`, `fanlog_snapshot_free`,
+// `fanlog_snapshot_store`, `fanlog_snapshot_version`,
+// `fanlog_snapshot_load`, `fanlog_snapshot_wait_newer`.
+typedef struct fanlog_snapshot fanlog_snapshot;
+
+// A held reference to one version of a snapshot's blob (opaque): its
+// bytes stay valid and unchanged until `fanlog_snapshot_ref_release`,
+// whatever is stored meanwhile and even after the snapshot is freed.
+// Created by `fanlog_snapshot_load` and `fanlog_snapshot_wait_newer`.
+// Immutable, so thread-safe: `fanlog_snapshot_ref_data` may be called from
+// any thread; `fanlog_snapshot_ref_release` must be the last call.
+//
+// Methods: `fanlog_snapshot_ref_data`, `fanlog_snapshot_ref_release`.
+typedef struct fanlog_snapshot_ref fanlog_snapshot_ref;
+
 // A subscription to a hub (opaque): a bounded mailbox of the events that
 // match its filter, and the receiving end of it. Create with
 // `fanlog_hub_subscribe`, release with `fanlog_subscription_free` (which
@@ -910,6 +932,108 @@ fanlog_status fanlog_cursor_close_status(const struct fanlog_cursor *cursor,
                                          char *buf,
                                          size_t cap,
                                          size_t *out_len);
+
+// Creates a snapshot holding a copy of the `len` bytes at `data` as
+// version 0 (`data` may be NULL if `len` is 0). On success `*out`
+// receives a handle that the caller owns and must release with
+// `fanlog_snapshot_free`.
+//
+// Returns `FANLOG_NULL_ARGUMENT` if `out` is NULL, or `data` is NULL with
+// `len` > 0. Thread-safe.
+//
+// # Safety
+// `data` points to `len` readable bytes (or `len` is 0); `out` is NULL or
+// valid for writing a pointer.
+fanlog_status fanlog_snapshot_new(const uint8_t *data, size_t len, struct fanlog_snapshot **out);
+
+// Releases a snapshot handle. References taken from it stay valid until
+// their own release. NULL (and an already freed handle) is ignored. Must
+// not race with other calls on this handle, including a blocked
+// `fanlog_snapshot_wait_newer`.
+//
+// # Safety
+// `snap` is NULL or a handle from `fanlog_snapshot_new`.
+void fanlog_snapshot_free(struct fanlog_snapshot *snap);
+
+// Replaces the blob with a copy of the `len` bytes at `data` (`data` may
+// be NULL if `len` is 0), as the next version, written to
+// `*out_version` (may be NULL). Readers holding references to older
+// versions keep them; `fanlog_snapshot_wait_newer` callers wake up.
+//
+// Thread-safe; lock-free (concurrent stores retry, each gets its own
+// version). One allocation (the copy).
+//
+// # Safety
+// `snap` is a live handle; `data` points to `len` readable bytes;
+// `out_version` is NULL or writable.
+fanlog_status fanlog_snapshot_store(const struct fanlog_snapshot *snap,
+                                    const uint8_t *data,
+                                    size_t len,
+                                    uint64_t *out_version);
+
+// Writes the current version to `*out` (0 until the first store).
+// Thread-safe, lock-free, never blocks.
+//
+// # Safety
+// `snap` is a live handle; `out` is NULL or writable.
+fanlog_status fanlog_snapshot_version(const struct fanlog_snapshot *snap, uint64_t *out);
+
+// Takes a reference to the current blob and its version: `*out` receives
+// a handle the caller owns and must release with
+// `fanlog_snapshot_ref_release`; read it with `fanlog_snapshot_ref_data`.
+// Thread-safe, lock-free, never blocks; allocates the small handle only.
+//
+// # Safety
+// `snap` is a live handle; `out` is NULL or valid for writing a pointer.
+fanlog_status fanlog_snapshot_load(const struct fanlog_snapshot *snap,
+                                   struct fanlog_snapshot_ref **out);
+
+// Waits until the snapshot's version is greater than `version`, at most
+// `timeout_ns` (0 = don't wait, `FANLOG_WAIT_FOREVER`), then takes a
+// reference to the current blob as `fanlog_snapshot_load` does (its
+// version is then greater than `version`; intermediate versions may have
+// been skipped). Pass the version you hold to wait for the next change.
+//
+// Returns `FANLOG_EMPTY` (timeout 0) or `FANLOG_TIMEOUT` when nothing
+// newer was stored in time (`*out` not written). Thread-safe; any number
+// of threads may wait. Blocks as described, with no lost wake-up (a store
+// between the check and the sleep is seen). **Not interruptible**: the
+// underlying `Snapshot::wait_newer` has no interrupt, so a thread that
+// must stay cancellable should wait in bounded slices (or on a store made
+// for the purpose), and the snapshot must not be freed while a thread
+// waits.
+//
+// # Safety
+// `snap` is a live handle for the whole wait; `out` is NULL or valid for
+// writing a pointer.
+fanlog_status fanlog_snapshot_wait_newer(const struct fanlog_snapshot *snap,
+                                         uint64_t version,
+                                         uint64_t timeout_ns,
+                                         struct fanlog_snapshot_ref **out);
+
+// Reads a reference: `*out_data` receives the blob's address (NULL when
+// it is empty), `*out_len` its length, `*out_version` its version; each
+// out pointer may be NULL. The bytes are valid and unchanged until
+// `fanlog_snapshot_ref_release(ref)`; do not write to them. Thread-safe,
+// never blocks.
+//
+// # Safety
+// `snapshot_ref` is a live reference handle; the out pointers are NULL
+// or writable.
+fanlog_status fanlog_snapshot_ref_data(const struct fanlog_snapshot_ref *snapshot_ref,
+                                       const uint8_t **out_data,
+                                       size_t *out_len,
+                                       uint64_t *out_version);
+
+// Releases a reference; the blob is freed once neither the snapshot (as
+// its current value) nor another reference holds it. Pointers read from
+// this reference become invalid. NULL (and an already released handle)
+// is ignored. Must not race with other calls on this reference.
+//
+// # Safety
+// `snapshot_ref` is NULL or a handle from `fanlog_snapshot_load` or
+// `fanlog_snapshot_wait_newer`.
+void fanlog_snapshot_ref_release(struct fanlog_snapshot_ref *snapshot_ref);
 
 #ifdef __cplusplus
 }  // extern "C"

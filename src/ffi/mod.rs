@@ -25,6 +25,7 @@
 pub mod handle;
 pub mod hub;
 pub mod log;
+pub mod snapshot;
 
 use crate::error::{AppendError, RecvError};
 use crate::wait::Deadline;
