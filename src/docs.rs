@@ -1,4 +1,5 @@
-//! Long-form documentation: the design, the memory orderings, the C ABI.
+//! Long-form documentation: the design ([`design`]), the memory orderings
+//! ([`orderings`]), the C ABI ([`ffi`]).
 
 pub mod design {
     //! # Design
@@ -35,4 +36,38 @@ pub mod orderings {
     //! | lease `fetch_add`, `head_base`, `head` | SeqCst | lease validation: either the reclaimer sees the lease or the cursor sees the head moved |
     //! | event count | SeqCst fences | store-buffer litmus between "condition stored" and "waiter registered" |
     //! | `closed` store / load | Release / Acquire | `final_seq` and the status are visible before `Closed` is reported |
+    //! | event count `prepare` / `notify` | membarrier / compiler fence (SeqCst fences without membarrier) | asymmetric store-buffer pairing, see `wait` |
+    //! | hub subscription state word | `fetch_add` enter, Release `fetch_sub` exit, `fetch_or` seal | exact unsubscribe and close: see [`crate::hub`] |
+    //!
+    //! The hub's and snapshots' own arguments are written where they live
+    //! ([`crate::hub`], [`crate::snapshot`]).
+}
+
+pub mod ffi {
+    //! # The C ABI
+    //!
+    //! `include/fanlog.h` is generated from `src/ffi` by cbindgen in
+    //! `build.rs`; CI fails when the committed header differs from the one a
+    //! build produces, and compiles it as C11 and C++17 with
+    //! `-Wall -Wextra -Werror`.
+    //!
+    //! * **Handles** (`fanlog_log`, `fanlog_producer`, `fanlog_cursor`,
+    //!   `fanlog_hub`, `fanlog_subscription`, `fanlog_snapshot`,
+    //!   `fanlog_snapshot_ref`) are boxes that start with a type tag. Every
+    //!   entry point checks the tag, so a handle of the wrong type or one that
+    //!   was freed gives `FANLOG_INVALID_HANDLE`. Freed shells stay
+    //!   allocated, tagged dead, in a quarantine of the last 4096 frees, which
+    //!   makes that detection reliable for recent frees without leaking.
+    //! * **Single-consumer objects** (cursors, subscriptions) carry a busy
+    //!   flag: a second thread calling in concurrently gets `FANLOG_BUSY`
+    //!   instead of a data race. Their interrupt functions skip the flag.
+    //! * **Zero-copy reads** return pointers into segment memory (or, for the
+    //!   hub, into the shared event payload kept in the handle); they stay
+    //!   valid until the next call on the same handle or its free.
+    //! * **Panics** are caught in every export (`guard`), returned as
+    //!   `FANLOG_PANIC`, and close the object they happened in with an error
+    //!   status, so every consumer learns about it.
+    //! * **No thread-local error state**: a Go caller may move between OS
+    //!   threads between two calls. Status strings are static
+    //!   (`fanlog_status_str`); close messages are copied out on request.
 }
