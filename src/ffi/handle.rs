@@ -4,7 +4,7 @@
 //! it, so a handle of the wrong type, or one that was freed, gives
 //! `FANLOG_INVALID_HANDLE` instead of undefined behaviour. Freed handles keep
 //! their (small) shell, tagged `DEAD`, in a quarantine of the last
-//! [`QUARANTINE`] frees before the memory is returned, so a use after free is
+//! `QUARANTINE` frees before the memory is returned, so a use after free is
 //! detected reliably for recently freed handles.
 
 use super::fanlog_status::{self, *};

@@ -8,7 +8,7 @@
 //! # Appending
 //!
 //! One `fetch_add` on the tail segment's reservation word reserves both a
-//! slot index and a byte range (see [`segment`](self::segment) docs), so
+//! slot index and a byte range (see [`segment`] docs), so
 //! sequence numbers follow byte order. The producer copies its payload, then
 //! commits the frame with one Release store of its commit word. The first
 //! reservation that does not fit seals the segment; one producer at a time
