@@ -14,6 +14,7 @@
 //! |---|---|---|
 //! | `fanlog` | one `Log`, one `Cursor` per consumer; `Producer::append` per record, `Cursor::next_batch(256)` | `SpinThenPark` (futex), `Spin` in `_spin` groups |
 //! | `fanlog_batch16` | the same log, `Producer::append_batch` of 16 records | as `fanlog` |
+//! | `fanlog_default` | `fanlog` with the default budget (64 MiB in 1 MiB segments: 16x to 180x the peers' capacity); for reference, not compared | as `fanlog` |
 //! | `tokio` | `tokio::sync::broadcast`, `send` / `blocking_recv` | receivers park, the sender never waits (lossy) |
 //! | `async_broadcast` | `async_broadcast`, `broadcast_blocking` / `recv_blocking` (blocks when full) | event-listener park |
 //! | `bus` | `bus::Bus` (one producer only), `broadcast` / `recv` | bus's spin-then-park |
@@ -699,6 +700,30 @@ fn bench_payload<const N: usize>(
                 )
             });
         }
+    }
+
+    // fanlog with its default budget (reference only).
+    {
+        let log = Log::builder()
+            .wait_strategy(match wait {
+                Wait::Block => WaitStrategy::SpinThenPark,
+                Wait::Spin => WaitStrategy::Spin,
+            })
+            .timestamps(Timestamps::Off)
+            .build()
+            .expect("log");
+        let mut cursors: Vec<Cursor> = (0..consumers)
+            .map(|_| log.cursor(fanlog::Start::Latest).expect("cursor"))
+            .collect();
+        bench_one(c, group, "fanlog_default", N, records, lags, || {
+            run_iteration(
+                (0..producers).map(|_| log.producer()).collect(),
+                cursors.iter_mut().collect(),
+                records,
+                fanlog_produce::<N>,
+                fanlog_consume,
+            )
+        });
     }
 
     // disruptor.
