@@ -45,13 +45,14 @@ func (s *refState) acquire() bool {
 	return false
 }
 
-// acquireExclusive registers the single consumer call of a Cursor.
-func (s *refState) acquireExclusive() error {
+// acquireExclusive registers the single consumer call of a reader;
+// closedErr is its error after Close.
+func (s *refState) acquireExclusive(closedErr error) error {
 	for {
 		v := s.v.Load()
 		switch {
 		case v&stClosed != 0:
-			return errCursorClosed
+			return closedErr
 		case v&stBusy != 0:
 			return ErrBusy
 		}
