@@ -1,7 +1,7 @@
 package fanlog_test
 
 // Benchmarks: one producer, N subscribers, 64-byte records, every
-// subscriber receives every record (no drops). fanlog against what Go
+// subscriber receives every record (no drops). fanlog's log and hub against what Go
 // programmers write by hand: a channel per subscriber, and a mutex + chunk
 // list + sync.Cond queue with a cursor per subscriber (the design of
 // /work/shared/context/000-broadcast-queue-race.md). ns/op is per record
@@ -32,6 +32,8 @@ func BenchmarkFanout(b *testing.B) {
 		{"fanlog-NextBatch", benchFanlogBatch(false, false)},
 		{"fanlog-AppendBatch-NextBatch", benchFanlogBatch(true, false)},
 		{"fanlog-AppendBatch-NextBatchView", benchFanlogBatch(true, true)},
+		{"hub-Publish-NextBatch", benchHub(false)},
+		{"hub-PublishBatch-NextBatch", benchHub(true)},
 		{"chan-per-subscriber", benchChannels},
 		{"mutex-chunks-cond", benchMutexCond},
 	}
@@ -145,6 +147,68 @@ func benchFanlogBatch(appendBatch, view bool) func(b *testing.B, subs int) {
 			for i := 0; i < b.N; i++ {
 				payload[0] = byte(i)
 				if _, err := l.Append(payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		wg.Wait()
+	}
+}
+
+// The hub: a lossless (HubBlock) mailbox of 1024 events per subscriber,
+// like the channels below; the payload is copied once and shared.
+func benchHub(batch bool) func(b *testing.B, subs int) {
+	return func(b *testing.B, subs int) {
+		h, err := fanlog.NewHub(fanlog.HubOptions{Capacity: 1024, Policy: fanlog.HubBlock})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer h.Close(nil)
+		var wg sync.WaitGroup
+		for i := 0; i < subs; i++ {
+			s, err := h.Subscribe(fanlog.SubscribeOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				dst := make([]fanlog.Record, 64)
+				for i := range dst {
+					dst[i].Data = make([]byte, 0, benchRecord)
+				}
+				sum := 0
+				for got := 0; got < b.N; {
+					n, err := s.NextBatch(context.Background(), dst)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					for _, r := range dst[:n] {
+						sum += int(r.Data[0])
+					}
+					got += n
+				}
+				_ = sum
+			}()
+		}
+		b.ResetTimer()
+		if batch {
+			events := make([][]byte, 64)
+			for i := range events {
+				events[i] = make([]byte, benchRecord)
+			}
+			for i := 0; i < b.N; i += len(events) {
+				if _, err := h.PublishBatch(0, events[:min(len(events), b.N-i)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		} else {
+			payload := make([]byte, benchRecord)
+			for i := 0; i < b.N; i++ {
+				payload[0] = byte(i)
+				if _, err := h.Publish(0, payload); err != nil {
 					b.Fatal(err)
 				}
 			}

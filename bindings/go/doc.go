@@ -13,6 +13,12 @@
 //	rec, err := cur.Next(ctx)                      // rec.Seq, rec.Kind, rec.Time, rec.Data
 //	err = log.Close(runErr)                        // every cursor sees runErr after draining
 //
+// Two more tools share the package's conventions: a Hub fans events out
+// to filtered subscriptions, each with its own bounded mailbox, overflow
+// policy and drop counter (NewHub, Hub.Subscribe, Hub.Publish,
+// Subscription.Next); a Snapshot publishes an immutable, versioned blob
+// that readers load without locks (NewSnapshot, Store, Load, WaitNewer).
+//
 // # Ordering
 //
 // Sequence numbers are gap-free and follow append order; every cursor
@@ -44,16 +50,19 @@
 // the cursor's readiness file descriptor (an eventfd the library signals
 // when a record is committed, the log is closed, or the cursor is
 // interrupted). Cancelling ctx wakes it at once. A thousand goroutines
-// blocked in Next cost a thousand goroutines and a few threads.
+// blocked in Next cost a thousand goroutines and a few threads. The same
+// holds for Subscription.Next and Snapshot.WaitNewer.
 //
 // Appends that wait for room under Block do wait inside the library, on
-// their OS thread; AppendContext can be cancelled.
+// their OS thread; AppendContext can be cancelled. So do publishes to a
+// full HubBlock mailbox, up to its block timeout (not cancellable).
 //
 // # Concurrency and lifetime
 //
-// All Log methods may be called from any goroutine. A Cursor belongs to
-// one goroutine at a time (concurrent calls fail with ErrBusy); its Close
-// and Interrupt may be called from anywhere. Close both explicitly: Close
+// All Log, Hub and Snapshot methods may be called from any goroutine. A
+// Cursor or Subscription belongs to one goroutine at a time (concurrent
+// calls fail with ErrBusy); its Close and Interrupt (and a Subscription's
+// Unsubscribe) may be called from anywhere. Close both explicitly: Close
 // is idempotent, safe while other calls are in flight (the C handle is
 // released when they return), and any call after it returns an error
 // wrapping ErrClosed. A cleanup registered with the garbage collector

@@ -163,3 +163,65 @@ func ExampleCursor_Next_cancel() {
 	// Output:
 	// context canceled
 }
+
+// A hub delivers each event to the subscriptions whose kinds match; a
+// subscriber that falls behind loses events to its own mailbox, counted,
+// without slowing anyone else.
+func ExampleHub() {
+	const (
+		kindLogin  = 1
+		kindLogout = 2
+	)
+	hub, _ := fanlog.NewHub(fanlog.HubOptions{})
+	audit, _ := hub.Subscribe(fanlog.SubscribeOptions{Name: "audit"})                            // every kind
+	logins, _ := hub.Subscribe(fanlog.SubscribeOptions{Name: "logins"}, kindLogin)               // logins only
+	tiny, _ := hub.Subscribe(fanlog.SubscribeOptions{Capacity: 1, Policy: fanlog.HubDropNewest}) // falls behind
+	defer audit.Close()
+	defer logins.Close()
+	defer tiny.Close()
+
+	hub.Publish(kindLogin, []byte("alice"))
+	hub.Publish(kindLogout, []byte("alice"))
+	d, _ := hub.Publish(kindLogin, []byte("bob"))
+	fmt.Printf("last publish: delivered %d, dropped %d\n", d.Delivered, d.Dropped)
+	hub.Close(nil)
+
+	ctx := context.Background()
+	for ev, err := logins.Next(ctx); err == nil; ev, err = logins.Next(ctx) {
+		fmt.Println("login:", string(ev.Data))
+	}
+	n := 0
+	for _, err := audit.Next(ctx); err == nil; _, err = audit.Next(ctx) {
+		n++
+	}
+	fmt.Println("audited:", n)
+	st, _ := tiny.Stats()
+	fmt.Printf("tiny: delivered %d, dropped %d\n", st.Delivered, st.Dropped)
+	// Output:
+	// last publish: delivered 2, dropped 1
+	// login: alice
+	// login: bob
+	// audited: 3
+	// tiny: delivered 1, dropped 2
+}
+
+// A snapshot publishes an immutable configuration; readers load it
+// without locks, and a watcher waits for the next version.
+func ExampleSnapshot() {
+	cfg, _ := fanlog.NewSnapshot([]byte(`{"replicas": 1}`))
+	defer cfg.Close()
+
+	changed := make(chan string)
+	go func() {
+		data, version, _ := cfg.WaitNewer(context.Background(), 0)
+		changed <- fmt.Sprintf("version %d: %s", version, data)
+	}()
+	cfg.Store([]byte(`{"replicas": 3}`))
+	fmt.Println(<-changed)
+
+	data, version, _ := cfg.Load()
+	fmt.Printf("current: version %d: %s\n", version, data)
+	// Output:
+	// version 1: {"replicas": 3}
+	// current: version 1: {"replicas": 3}
+}

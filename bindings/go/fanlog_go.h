@@ -70,4 +70,66 @@ static inline fanlog_status fanlog_go_cursor_fill(const fanlog_cursor *c, fanlog
                                     &b->missed);
 }
 
+/* A publish's status and counts, returned by value. */
+typedef struct fanlog_go_publish_result {
+    fanlog_status status;
+    uint64_t delivered;
+    uint64_t dropped;
+} fanlog_go_publish_result;
+
+static inline fanlog_go_publish_result fanlog_go_hub_publish(const fanlog_hub *hub, uint32_t kind,
+                                                             const uint8_t *data, size_t len) {
+    fanlog_go_publish_result r = {FANLOG_OK, 0, 0};
+    r.status = fanlog_hub_publish(hub, kind, data, len, &r.delivered, &r.dropped);
+    return r;
+}
+
+static inline fanlog_go_publish_result fanlog_go_hub_publish_batch(const fanlog_hub *hub,
+                                                                   uint32_t kind,
+                                                                   const fanlog_slice *records,
+                                                                   size_t count) {
+    fanlog_go_publish_result r = {FANLOG_OK, 0, 0};
+    r.status = fanlog_hub_publish_batch(hub, kind, records, count, &r.delivered, &r.dropped);
+    return r;
+}
+
+/*
+ * A non-blocking batch receive from a subscription into a Go cursor
+ * buffer: fanlog_event and fanlog_record have the same fields, so the Go
+ * side reads both the same way. The events' data pointers keep the
+ * subscription's validity rule (until its next receive or free).
+ */
+static inline fanlog_status fanlog_go_subscription_fill(const fanlog_subscription *sub,
+                                                        fanlog_go_cursor_buf *b) {
+    fanlog_event ev[FANLOG_GO_BATCH];
+    size_t n = 0;
+    b->count = 0;
+    b->missed = 0;
+    fanlog_status st = fanlog_subscription_next_batch(sub, FANLOG_NO_WAIT, ev, FANLOG_GO_BATCH, &n);
+    if (st != FANLOG_OK) return st;
+    for (size_t i = 0; i < n; i++) {
+        b->recs[i].seq = ev[i].seq;
+        b->recs[i].timestamp_ns = ev[i].timestamp_ns;
+        b->recs[i].data = ev[i].data;
+        b->recs[i].len = ev[i].len;
+        b->recs[i].kind = ev[i].kind;
+    }
+    b->count = n;
+    return FANLOG_OK;
+}
+
+/* A snapshot reference's contents, returned by value. */
+typedef struct fanlog_go_ref_data {
+    fanlog_status status;
+    const uint8_t *data;
+    size_t len;
+    uint64_t version;
+} fanlog_go_ref_data;
+
+static inline fanlog_go_ref_data fanlog_go_snapshot_ref_data(const fanlog_snapshot_ref *ref) {
+    fanlog_go_ref_data r = {FANLOG_OK, NULL, 0, 0};
+    r.status = fanlog_snapshot_ref_data(ref, &r.data, &r.len, &r.version);
+    return r;
+}
+
 #endif /* FANLOG_GO_H */

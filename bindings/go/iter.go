@@ -23,9 +23,20 @@ import (
 // producer's failure, ctx.Err(), a closed Cursor — is yielded once, last.
 // Requires Go 1.23.
 func (c *Cursor) All(ctx context.Context) iter.Seq2[Record, error] {
+	return all(ctx, c.Next)
+}
+
+// All is Cursor.All for a subscription's events: it ends silently after a
+// clean close of the hub or after Unsubscribe, and yields a *CloseError
+// (last) after a close with an error.
+func (s *Subscription) All(ctx context.Context) iter.Seq2[Record, error] {
+	return all(ctx, s.Next)
+}
+
+func all(ctx context.Context, next func(context.Context) (Record, error)) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		for {
-			rec, err := c.Next(ctx)
+			rec, err := next(ctx)
 			switch {
 			case err == nil:
 				if !yield(rec, nil) {

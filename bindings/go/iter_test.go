@@ -103,3 +103,33 @@ func ExampleCursor_All() {
 	// 1 2 two
 	// error: fanlog: closed with error (code -1): disk full
 }
+
+func TestSubscriptionAll(t *testing.T) {
+	h := newHub(t, fanlog.HubOptions{})
+	s := sub(t, h, fanlog.SubscribeOptions{})
+	for i := 0; i < 5; i++ {
+		h.Publish(0, u64(uint64(i)))
+	}
+	h.Close(&fanlog.CloseError{Code: 3, Message: "gone"})
+	n := 0
+	var final error
+	for ev, err := range s.All(bg) {
+		if err != nil {
+			final = err
+			continue
+		}
+		if getU64(ev.Data) != uint64(n) {
+			t.Fatalf("event %d: %+v", n, ev)
+		}
+		n++
+	}
+	var ce *fanlog.CloseError
+	if n != 5 || !errors.As(final, &ce) || ce.Code != 3 {
+		t.Fatalf("%d events, final %v", n, final)
+	}
+	s2 := sub(t, newHub(t, fanlog.HubOptions{}), fanlog.SubscribeOptions{})
+	s2.Unsubscribe()
+	for _, err := range s2.All(bg) {
+		t.Fatalf("after Unsubscribe: %v", err)
+	}
+}

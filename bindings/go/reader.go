@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -343,7 +344,7 @@ func (r *reader) refill(ctx context.Context, wait bool) error {
 		return r.term
 	}
 	r.i, r.n = 0, 0
-	st := r.src.fill(r.buf)
+	st := r.fill()
 	if st == statusEmpty {
 		switch {
 		case r.interrupted.Swap(false):
@@ -374,6 +375,19 @@ func (r *reader) refill(ctx context.Context, wait bool) error {
 		return ErrInterrupted
 	}
 	return statusError(st)
+}
+
+// fill reads what is available now into buf. A subscription's C handle
+// is also taken, for a moment, by an Unsubscribe on another goroutine,
+// during which a receive reports FANLOG_BUSY: try again.
+func (r *reader) fill() status {
+	for {
+		st := r.src.fill(r.buf)
+		if st != statusBusy {
+			return st
+		}
+		runtime.Gosched()
+	}
 }
 
 // longAgo is a deadline in the past: setting it wakes a netpoller wait.
@@ -437,7 +451,7 @@ func (r *reader) wait(ctx context.Context) (status, error) {
 		// readable, and an edge-triggered poller reports it only once).
 		st := statusEmpty
 		err := r.rc.Read(func(uintptr) bool {
-			st = r.src.fill(r.buf)
+			st = r.fill()
 			return st != statusEmpty
 		})
 		if err == nil {

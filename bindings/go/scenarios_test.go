@@ -93,8 +93,8 @@ func TestScenarioBroadcastQueue(t *testing.T) {
 // every notify. Here notify is an append (no lock, no copy), an observer
 // can register at any time and sees every event from then on, in order,
 // and a slow observer does not delay the others (up to the byte budget).
-// (The guide's config snapshot needs fanlog's snapshots, not yet in the
-// C ABI.)
+// (The guide's other pattern, a config shared by atomic pointer swap, is
+// TestScenarioConfigSnapshot.)
 func TestScenarioObservers(t *testing.T) {
 	subject := newLog(t, fanlog.Options{})
 	type observer struct {
@@ -164,6 +164,65 @@ func TestScenarioObservers(t *testing.T) {
 	}
 }
 
+// 001-concurrency-guidelines.md, "single-owner background goroutine
+// publishing snapshots": a config map behind an RWMutex, defensively
+// copied. Here the owner stores an immutable blob; readers load it without
+// locks and never see a half-written one; a reloader waits for changes.
+func TestScenarioConfigSnapshot(t *testing.T) {
+	type config struct {
+		Version   int               `json:"version"`
+		Endpoints map[string]string `json:"endpoints"`
+	}
+	encode := func(c config) []byte { b, _ := json.Marshal(c); return b }
+	cfg := newSnapshot(t, encode(config{Endpoints: map[string]string{"api": "/v0"}}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	for r := 0; r < 4; r++ { // request handlers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				data, _, err := cfg.Load()
+				var c config
+				if err != nil || json.Unmarshal(data, &c) != nil || c.Endpoints["api"] != fmt.Sprintf("/v%d", c.Version) {
+					t.Errorf("inconsistent config %s, %v", data, err)
+					return
+				}
+			}
+		}()
+	}
+	reloads := make(chan int, 100)
+	wg.Add(1)
+	go func() { // a component that reconfigures itself on change
+		defer wg.Done()
+		var seen uint64
+		for {
+			data, v, err := cfg.WaitNewer(ctx, seen)
+			if err != nil {
+				return
+			}
+			var c config
+			json.Unmarshal(data, &c)
+			reloads <- c.Version
+			seen = v
+		}
+	}()
+	for v := 1; v <= 50; v++ {
+		cfg.Store(encode(config{Version: v, Endpoints: map[string]string{"api": fmt.Sprintf("/v%d", v)}}))
+		time.Sleep(100 * time.Microsecond)
+	}
+	for last := 0; last != 50; {
+		v := within(t, 5*time.Second, "the reloader to see the last config", reloads)
+		if v <= last {
+			t.Fatalf("reloader saw version %d after %d", v, last)
+		}
+		last = v
+	}
+	cancel()
+	wg.Wait()
+}
+
 // 002-streaming-drain-race.md: a worker streams events and finishes with
 // an error; the handler forwards every event, then reports the outcome.
 // The hand-written version read an error variable after a done channel
@@ -229,12 +288,62 @@ func TestScenarioStreamingDrain(t *testing.T) {
 	}
 }
 
-// 003-event-subscriptions.md: filtered subscriptions with bounded
-// mailboxes and counted drops. That is fanlog's hub, which is not in the
-// C ABI yet (no fanlog_hub_* functions in include/fanlog.h), so the Go
-// binding does not wrap it.
+// 003-event-subscriptions.md: SubscribeEvents() for every event,
+// EventsForStates(...) for some, fed by non-blocking sends that dropped
+// silently when a channel was full, and a single-consumer Messages()
+// channel that several goroutines read by mistake. With a hub: a kind per
+// connection state, a kind filter per subscription, one subscription per
+// consumer, and drops counted exactly per subscriber.
 func TestScenarioEventSubscriptions(t *testing.T) {
-	t.Skip("needs the hub (fanlog_hub_*, fanlog_subscription_*), not yet in the C ABI")
+	const (
+		stateConnecting uint32 = iota + 1
+		stateConnected
+		stateDisconnected
+	)
+	node := newHub(t, fanlog.HubOptions{Capacity: 64, Policy: fanlog.HubBlock}) // lossless by default
+	monitor := sub(t, node, fanlog.SubscribeOptions{Name: "monitor"})
+	handshakes := sub(t, node, fanlog.SubscribeOptions{Name: "handshake"}, stateConnected)
+	// A metrics collector that may fall behind: it must never slow the
+	// node down, and what it misses is counted.
+	metrics := sub(t, node, fanlog.SubscribeOptions{Name: "metrics", Capacity: 8, Policy: fanlog.HubDropNewest})
+
+	var wg sync.WaitGroup
+	counts := make(map[string]int)
+	var mu sync.Mutex
+	consume := func(name string, s *fanlog.Subscription, want func(uint32) bool) {
+		defer wg.Done()
+		n := 0
+		for ev, err := s.Next(context.Background()); err == nil; ev, err = s.Next(context.Background()) {
+			if !want(ev.Kind) {
+				t.Errorf("%s received kind %d", name, ev.Kind)
+			}
+			n++
+		}
+		mu.Lock()
+		counts[name] = n
+		mu.Unlock()
+	}
+	wg.Add(2)
+	go consume("monitor", monitor, func(uint32) bool { return true })
+	go consume("handshake", handshakes, func(k uint32) bool { return k == stateConnected })
+
+	const peers = 300
+	for p := 0; p < peers; p++ {
+		for _, state := range []uint32{stateConnecting, stateConnected, stateDisconnected} {
+			if _, err := node.Publish(state, []byte(fmt.Sprintf("peer-%d", p))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	node.Close(nil)
+	wg.Wait()
+	if counts["monitor"] != 3*peers || counts["handshake"] != peers {
+		t.Fatalf("counts %v", counts)
+	}
+	st, _ := metrics.Stats()
+	if st.Delivered != 8 || st.Dropped != 3*peers-8 {
+		t.Fatalf("metrics: %+v (delivered + dropped must be %d)", st, 3*peers)
+	}
 }
 
 // 004-backing-store-races.md: readers wait for a range of a file that a
