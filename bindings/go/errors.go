@@ -11,15 +11,18 @@ import (
 // matches ErrLagged). Contexts passed to blocking calls report their own
 // errors (context.Canceled, context.DeadlineExceeded) unwrapped.
 var (
-	// ErrClosed: the log was closed (appends), the cursor has read every
-	// record appended before the log was closed (reads), or the Log or
-	// Cursor value itself was closed (any call after Close). After a close
-	// with an error, reads return a *CloseError, which wraps ErrClosed.
+	// ErrClosed: the log (hub) was closed (appends, publishes), a reader
+	// has read everything appended (delivered) before the close or an
+	// Unsubscribe (reads), or the Go value itself was closed (any call
+	// after its Close). After a close with an error, reads return a
+	// *CloseError, which wraps ErrClosed.
 	ErrClosed = errors.New("fanlog: closed")
 	// ErrEmpty: TryNext found nothing to read.
 	ErrEmpty = errors.New("fanlog: empty: nothing to read right now")
-	// ErrTimeout: a timeout given to the library passed. (Context
-	// deadlines are reported as context.DeadlineExceeded.)
+	// ErrTimeout: a timeout given to the library passed. No method of this
+	// package passes one today (context deadlines are reported as
+	// context.DeadlineExceeded); it completes the mapping of the library's
+	// statuses.
 	ErrTimeout = errors.New("fanlog: timed out")
 	// ErrLagged matches a *LaggedError: the cursor fell behind a
 	// DropOldest log and records were dropped before it read them.
@@ -29,15 +32,16 @@ var (
 	ErrFull = errors.New("fanlog: full: no room in the byte budget")
 	// ErrTooLarge: the record (or batch) is larger than the log accepts.
 	ErrTooLarge = errors.New("fanlog: too large: record or batch exceeds the configured maximum")
-	// ErrInterrupted: a blocked read was interrupted by Cursor.Interrupt.
+	// ErrInterrupted: a read was interrupted (Cursor.Interrupt,
+	// Subscription.Interrupt).
 	ErrInterrupted = errors.New("fanlog: interrupted")
 	// ErrEvicted: FromSeq named a record that is no longer retained.
 	ErrEvicted = errors.New("fanlog: evicted: the requested sequence number is no longer retained")
 	// ErrFuture: FromSeq named a record that has not been appended yet.
 	ErrFuture = errors.New("fanlog: future: the requested sequence number has not been appended yet")
-	// ErrBusy: a Cursor was used by two goroutines at once (a Cursor is
-	// single-consumer; create one cursor per goroutine).
-	ErrBusy = errors.New("fanlog: busy: the cursor is in use by another goroutine")
+	// ErrBusy: a Cursor or Subscription was used by two goroutines at once
+	// (they are single-consumer: create one per goroutine).
+	ErrBusy = errors.New("fanlog: busy: in use by another goroutine (single-consumer)")
 	// ErrInvalidArgument: an option or argument is out of range.
 	ErrInvalidArgument = errors.New("fanlog: invalid argument")
 	// ErrOS: the operating system refused (memory, file descriptors).

@@ -159,9 +159,9 @@ func (r *reader) interrupt() error {
 // reader clears the deadline before it checks the flags, so either it
 // sees the flag or its wait sees the deadline.
 //
-// (The library's interrupt functions are not used: a Go reader never
-// blocks inside the library, and when this binding was written a library
-// interrupt could be missed by a readiness-fd waiter.)
+// (The library's interrupt functions are not needed: a Go reader never
+// blocks inside the library, so waking its netpoller wait directly is
+// enough, and does not depend on how the library signals the fd.)
 func (r *reader) poke() {
 	if f := r.wakeFile.Load(); f != nil {
 		f.SetReadDeadline(longAgo)
