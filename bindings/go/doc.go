@@ -73,5 +73,9 @@
 //
 // The package links the static library target/release/libfanlog.a of the
 // repository it lives in (cgo; build it first with cargo build --release)
-// and needs Go 1.22 or newer; Cursor.All needs Go 1.23.
+// and needs Go 1.22 or newer; Cursor.All and Subscription.All need Go
+// 1.23. The Go build cache does not notice a rebuilt library or a changed
+// include/fanlog.h (they are outside the package directory): after
+// rebuilding the library, run go clean -cache (or build with -a). An init
+// check panics if the library's ABI version differs from the header's.
 package fanlog
