@@ -427,15 +427,24 @@ impl Shared {
         interrupt: Option<&Interrupt>,
     ) -> Result<(), AppendError> {
         if why == Advance::Busy {
-            // Another producer is linking (it never parks while it holds
-            // `link_busy`): give it a moment before parking or giving up.
-            let mut round = 0;
-            while crate::wait::backoff(round) {
+            // Another producer is linking. It never parks while it holds
+            // `link_busy` (at most it lets the epoch turn for a few ms), so
+            // this is not a wait for room: spin, then yield, until it is
+            // done, whatever the deadline (a zero-timeout append must not
+            // report `Full` just because another producer is mid-link).
+            let mut round = 0u32;
+            loop {
                 // Relaxed: hints, re-checked by the retry.
                 if self.tail_segment() != tail || !self.link_busy.load(Ordering::Relaxed) {
                     return Ok(());
                 }
-                round += 1;
+                if interrupt.is_some_and(|i| i.take()) {
+                    return Err(AppendError::Interrupted);
+                }
+                if !crate::wait::backoff(round) {
+                    crate::sync::yield_now();
+                }
+                round = round.saturating_add(1);
             }
         }
         if deadline == Deadline::Now {
