@@ -580,42 +580,6 @@ pub unsafe extern "C" fn fanlog_hub_publish(
     )
 }
 
-/// A validated `fanlog_slice` (non-NULL data or zero length).
-#[repr(transparent)]
-struct Payload(fanlog_slice);
-
-impl AsRef<[u8]> for Payload {
-    fn as_ref(&self) -> &[u8] {
-        if self.0.len == 0 {
-            return &[];
-        }
-        // SAFETY: only constructed (by `payloads`) from slices whose data is
-        // non-NULL with `len` readable bytes, per the export's contract.
-        unsafe { std::slice::from_raw_parts(self.0.data, self.0.len) }
-    }
-}
-
-/// Validates `n` slices at `p` for a batch publish.
-///
-/// # Safety
-/// `p` is NULL or points to `n` readable `fanlog_slice`s whose ranges are
-/// readable.
-unsafe fn payloads<'a>(p: *const fanlog_slice, n: usize) -> Result<&'a [Payload], fanlog_status> {
-    if n == 0 {
-        return Ok(&[]);
-    }
-    if p.is_null() {
-        return Err(FANLOG_NULL_ARGUMENT);
-    }
-    // SAFETY: non-null, `n` elements per the contract.
-    let s = unsafe { std::slice::from_raw_parts(p, n) };
-    if s.iter().any(|x| x.len > 0 && x.data.is_null()) {
-        return Err(FANLOG_NULL_ARGUMENT);
-    }
-    // SAFETY: `Payload` is a transparent wrapper; validated above.
-    Ok(unsafe { &*(s as *const [fanlog_slice] as *const [Payload]) })
-}
-
 /// Publishes `count` events of `kind`, one per slice of `records` (each
 /// copied once), with consecutive sequence numbers and one load of the
 /// subscriber list: cheaper than `count` calls of `fanlog_hub_publish`.
@@ -645,7 +609,7 @@ pub unsafe extern "C" fn fanlog_hub_publish_batch(
     guard(
         || {
             // SAFETY: per the contract.
-            let recs = match unsafe { payloads(records, count) } {
+            let recs = match unsafe { super::log::check_slices(records, count) } {
                 Ok(r) => r,
                 Err(s) => return s,
             };

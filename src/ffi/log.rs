@@ -392,7 +392,7 @@ pub unsafe extern "C" fn fanlog_log_append(
 
 /// A validated `fanlog_slice` (non-NULL data or zero length).
 #[repr(transparent)]
-struct Checked(fanlog_slice);
+pub(crate) struct Checked(fanlog_slice);
 
 impl AsRef<[u8]> for Checked {
     fn as_ref(&self) -> &[u8] {
@@ -405,12 +405,12 @@ impl AsRef<[u8]> for Checked {
     }
 }
 
-/// Validates `n` slices at `p` for a batch append.
+/// Validates `n` slices at `p` for a batch append or publish.
 ///
 /// # Safety
 /// `p` is NULL or points to `n` readable `fanlog_slice`s whose ranges are
 /// readable.
-unsafe fn check_slices<'a>(
+pub(crate) unsafe fn check_slices<'a>(
     p: *const fanlog_slice,
     n: usize,
 ) -> Result<&'a [Checked], fanlog_status> {
