@@ -25,7 +25,9 @@
 //! `peers_1p_1c_spin` with busy-spinning waits for every system that can
 //! (`try_*` loops with `spin_loop`). Spinning is measured only for 1 -> 1:
 //! with more threads than the machine's 2 cores, spinning threads starve the
-//! thread they wait for.
+//! thread they wait for. In these groups the producer is pinned to CPU 0 and
+//! the consumer to CPU 1 (`sched_setaffinity`), so that the two spinners
+//! never share a CPU with each other.
 //!
 //! # Fairness
 //!
@@ -73,6 +75,7 @@ use disruptor::{
 use fanlog::{Cursor, Log, Producer, Timestamps, WaitStrategy};
 use std::hint::{black_box, spin_loop};
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -236,6 +239,26 @@ fn quota(records: u64, producers: usize, p: usize) -> u64 {
     records / producers as u64 + u64::from((p as u64) < records % producers as u64)
 }
 
+/// Set while the busy-spinning groups run: their threads are pinned.
+static PIN: AtomicBool = AtomicBool::new(false);
+
+/// In the busy-spinning groups, pins the calling thread (the `k`-th of the
+/// iteration, producers first) to CPU `k % nproc`: two spinners must not
+/// share a CPU (other jobs on the machine still can).
+fn pin_if_spinning(k: usize) {
+    if !PIN.load(Ordering::Relaxed) {
+        return;
+    }
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes within
+    // it; sched_setaffinity only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(k % cpus, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
 /// One iteration: each element of `prods` runs `produce(handle, pid, quota)`
 /// on its own thread, each element of `cons` runs `consume(handle, records)`
 /// on its own thread. Returns the time from the common start until every
@@ -257,8 +280,10 @@ where
         let (go, produce, consume) = (&go, &produce, &consume);
         let readers: Vec<_> = cons
             .into_iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(k, c)| {
                 s.spawn(move || {
+                    pin_if_spinning(producers + k);
                     go.wait();
                     let check = consume(c, records);
                     assert_eq!(check.done(), records, "consumer ended early");
@@ -272,6 +297,7 @@ where
             .enumerate()
             .map(|(pid, p)| {
                 s.spawn(move || {
+                    pin_if_spinning(pid);
                     go.wait();
                     produce(p, pid, quota(records, producers, pid));
                 })
@@ -875,7 +901,9 @@ fn peers(c: &mut Criterion) {
     bench_scenario(c, 1, 2, Wait::Block, &mut lags);
     bench_scenario(c, 1, 4, Wait::Block, &mut lags);
     bench_scenario(c, 4, 4, Wait::Block, &mut lags);
+    PIN.store(true, Ordering::Relaxed);
     bench_scenario(c, 1, 1, Wait::Spin, &mut lags);
+    PIN.store(false, Ordering::Relaxed);
     write_lags(&lags);
 }
 

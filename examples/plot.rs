@@ -399,7 +399,7 @@ fn svg(rates: &Rates) -> String {
     let width = ml + 3.0 * panel_w + 2.0 * gap + 20.0;
     let height = mt + panel_h + 110.0;
     let colors = [
-        "#d62728", "#ff9896", "#e377c2", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#7f7f7f",
+        "#d62728", "#ff7f0e", "#e377c2", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#7f7f7f",
     ];
     let groups = [
         ("peers_1p_1c", 1usize),
