@@ -376,7 +376,6 @@ impl Shared {
         seg: &Segment,
         guard: &mut Guard,
     ) -> Result<*mut Segment, Advance> {
-        let mut round = 0u32;
         loop {
             // Acquire: pairs with the Release CAS in `link`, so the
             // successor's reset fields are visible.
@@ -411,7 +410,6 @@ impl Shared {
             // `wait_for_space`): spinning here while pinned would hold back
             // the epoch that the linker may be waiting on to recycle
             // segments.
-            let _ = &mut round;
             return Err(Advance::Busy);
         }
     }
