@@ -11,9 +11,8 @@
 #
 # Environment: QUICK=1 for a short smoke run (numbers not meant for publishing);
 # BENCH_COMMIT names the measured commit when the tree is not a git checkout;
-# MAX_LOAD (default 1.5): wait up to 10 minutes for the 1-minute load average
-# to drop below it before measuring (the run goes ahead anyway afterwards, and
-# the load is recorded either way).
+# MAX_BUSY (percent, default 15) and IDLE_WAIT (seconds, default 600): before
+# each step, wait until the CPUs are less busy than that (see `quiet`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
@@ -22,7 +21,6 @@ mkdir -p "$out"
 rm -f "$out/peers_lag.tsv" "$out/latency.tsv" "$out/slow_consumer.tsv"
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
-max_load="${MAX_LOAD:-1.5}"
 # CPU seconds used by every process on the machine (from /proc/stat, USER_HZ
 # = 100) and by this script's children (bash `times`): their difference over a
 # step is what *other* jobs took while we measured. (The load average counts
@@ -55,13 +53,24 @@ echo "== building"
 cargo bench --bench peers --no-run
 cargo build --release --example latency --example slow_consumer --example plot
 
-waited=0
-while awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v m="$max_load" 'BEGIN { exit !(l >= m) }' \
-    && [ "$waited" -lt 600 ]; do
-  [ "$waited" -eq 0 ] && echo "== load $(load) >= $max_load: waiting (up to 10 min)"
-  sleep 15
-  waited=$((waited + 15))
-done
+# quiet: waits (up to IDLE_WAIT seconds, default 600) until the machine's
+# CPUs were less than MAX_BUSY percent busy (default 15) over 5 seconds, then
+# goes ahead anyway; the CPU share other processes take *during* each step is
+# recorded by `measure` below.
+quiet() {
+  local waited=0 b0 b1
+  while :; do
+    b0=$(cpu_all); sleep 5; b1=$(cpu_all)
+    busy=$(awk -v a="$b0" -v b="$b1" -v n="$(nproc)" 'BEGIN { printf "%.0f", 100 * (b - a) / (5 * n) }')
+    if [ "$busy" -lt "${MAX_BUSY:-15}" ] || [ "$waited" -ge "${IDLE_WAIT:-600}" ]; then
+      echo "   (CPUs ${busy}% busy over 5 s before this step)"
+      printf '%-16s CPUs %s%% busy over the 5 s before it\n' "$1:" "$busy" >> "$out/machine.txt"
+      return
+    fi
+    [ "$waited" -eq 0 ] && echo "   machine ${busy}% busy: waiting for it to quieten (up to ${IDLE_WAIT:-600} s)"
+    waited=$((waited + 5))
+  done
+}
 
 {
   echo "date:      $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -84,12 +93,15 @@ if [ -n "${QUICK:-}" ]; then
 fi
 
 echo "== throughput: cargo bench --bench peers"
+quiet throughput
 measure throughput cargo bench --bench peers -- --save-baseline peers "${quick_bench[@]}"
 
 echo "== latency"
+quiet latency
 measure latency cargo run --release --example latency -- --out "$out/latency.tsv" "${quick_lat[@]}"
 
 echo "== slow consumer"
+quiet "slow consumer"
 measure "slow consumer" \
   cargo run --release --example slow_consumer -- --out "$out/slow_consumer.tsv" "${quick_slow[@]}"
 
