@@ -26,6 +26,8 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 # step is what *other* jobs took while we measured. (The load average counts
 # the benchmark's own threads, so it cannot tell.)
 cpu_all() { awk '/^cpu /{ printf "%.2f", ($2+$3+$4+$7+$8+$9)/100 }' /proc/stat; }
+# CPU seconds the hypervisor gave to others while our vCPUs wanted to run.
+cpu_steal() { awk '/^cpu /{ printf "%.2f", $9/100 }' /proc/stat; }
 # (`times` must run in this shell, not in a $(...) subshell.)
 cpu_ours() { times > "$out/.times"; }
 cpu_ours_value() {
@@ -37,15 +39,15 @@ measure() {
   local label=$1; shift
   local a0 o0 t0 a1 o1 t1
   cpu_ours; o0=$(cpu_ours_value)
-  a0=$(cpu_all); t0=$(date +%s.%N)
+  a0=$(cpu_all); s0=$(cpu_steal); t0=$(date +%s.%N)
   "$@"
-  a1=$(cpu_all); t1=$(date +%s.%N)
+  a1=$(cpu_all); s1=$(cpu_steal); t1=$(date +%s.%N)
   cpu_ours; o1=$(cpu_ours_value)
   awk -v l="$label" -v a0="$a0" -v a1="$a1" -v o0="$o0" -v o1="$o1" -v t0="$t0" -v t1="$t1" \
-      -v n="$(nproc)" -v ld="$(load)" 'BEGIN {
-    a = a1 - a0; o = o1 - o0; w = t1 - t0
-    other = a - o; if (other < 0) other = 0
-    printf "%-16s wall %5.0f s; other processes used %4.1f%% of the %d CPUs; load after: %s\n", l ":", w, 100 * other / (w * n), n, ld
+      -v s0="$s0" -v s1="$s1" -v n="$(nproc)" -v ld="$(load)" 'BEGIN {
+    a = a1 - a0; o = o1 - o0; w = t1 - t0; st = s1 - s0
+    other = a - o - st; if (other < 0) other = 0
+    printf "%-16s wall %5.0f s; other processes used %4.1f%% of the %d CPUs, steal %4.1f%%; load after: %s\n", l ":", w, 100 * other / (w * n), n, 100 * st / (w * n), ld
   }' >> "$out/machine.txt"
 }
 

@@ -38,7 +38,10 @@
 //!
 //! `pingpong` (the floor: thread A stores the TSC into a cache line, thread
 //! B spins on it and records its TSC minus the stored one, then acknowledges
-//! on another line), `fanlog_spin` (`WaitStrategy::Spin`), `fanlog_park`
+//! on another line; a closed loop, so a stall costs it one sample),
+//! `spsc_floor` (the open-loop floor: the simplest bounded single-producer
+//! single-consumer ring, 4096 slots of 64 B, paced and measured exactly like
+//! the systems, so a stall costs it every record due meanwhile), `fanlog_spin` (`WaitStrategy::Spin`), `fanlog_park`
 //! (`SpinThenPark`), `disruptor_spin` (busy-spin poller), `disruptor_yield`,
 //! and `bus`, `crossbeam`, `tokio`, `async_broadcast` each with blocking
 //! receives (`_park`) and with `try_recv` spinning (`_spin`).
@@ -75,7 +78,7 @@ USAGE:
 
 OPTIONS:
     --systems LIST   comma-separated (default: all):
-                     pingpong, fanlog_spin, fanlog_park, disruptor_spin,
+                     pingpong, spsc_floor, fanlog_spin, fanlog_park, disruptor_spin,
                      disruptor_yield, bus_park, bus_spin, crossbeam_park,
                      crossbeam_spin, tokio_park, tokio_spin,
                      async_broadcast_park, async_broadcast_spin
@@ -513,6 +516,69 @@ fn async_broadcast_run(run: Run, wait: Wait) -> Outcome {
     )
 }
 
+/// The open-loop floor: the simplest bounded single-producer ring (4096
+/// slots of 64 bytes, a Release store of the slot's sequence number per
+/// record, the consumer's position published every 64 records), run exactly
+/// like the systems. What it cannot do better, no queue on this machine can.
+fn spsc_run(run: Run) -> Outcome {
+    #[repr(C, align(64))]
+    struct Slot {
+        seq: AtomicU64,
+        words: [AtomicU64; 7],
+    }
+    #[repr(align(128))]
+    struct Pos(AtomicU64);
+    let ring: Vec<Slot> = (0..CAP)
+        .map(|_| Slot {
+            seq: AtomicU64::new(0),
+            words: Default::default(),
+        })
+        .collect();
+    let read = Pos(AtomicU64::new(0));
+    let (ring, read) = (&ring, &read);
+    pair(
+        run,
+        move |t| {
+            let mut i = 0u64;
+            let mut room = CAP as u64;
+            produce(run, t, |b| {
+                while i >= room {
+                    room = read.0.load(Ordering::Acquire) + CAP as u64;
+                    spin_loop();
+                }
+                let slot = &ring[i as usize % CAP];
+                for (w, c) in slot.words.iter().zip(b.chunks_exact(8)) {
+                    w.store(u64::from_le_bytes(c.try_into().unwrap()), Ordering::Relaxed);
+                }
+                slot.seq.store(i + 1, Ordering::Release);
+                i += 1;
+            })
+        },
+        move || {
+            let mut sink = Sink::new(run);
+            let mut buf = [0u8; N];
+            let mut i = 0u64;
+            while !sink.done() {
+                let slot = &ring[i as usize % CAP];
+                if slot.seq.load(Ordering::Acquire) != i + 1 {
+                    spin_loop();
+                    continue;
+                }
+                for (w, c) in slot.words.iter().zip(buf.chunks_exact_mut(8)) {
+                    c.copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+                }
+                buf[56..].copy_from_slice(&[0xA5; 8]);
+                sink.record(&buf);
+                i += 1;
+                if i % 64 == 0 {
+                    read.0.store(i, Ordering::Release);
+                }
+            }
+            sink
+        },
+    )
+}
+
 /// The floor: one cache line handed from one core to the other.
 fn pingpong_run(run: Run) -> Outcome {
     #[repr(align(128))]
@@ -562,6 +628,7 @@ fn pingpong_run(run: Run) -> Outcome {
 
 const SYSTEMS: &[&str] = &[
     "pingpong",
+    "spsc_floor",
     "fanlog_spin",
     "fanlog_park",
     "disruptor_spin",
@@ -579,6 +646,7 @@ const SYSTEMS: &[&str] = &[
 fn run_system(name: &str, run: Run) -> Outcome {
     match name {
         "pingpong" => pingpong_run(run),
+        "spsc_floor" => spsc_run(run),
         "fanlog_spin" => fanlog_run(run, Wait::Spin),
         "fanlog_park" => fanlog_run(run, Wait::Park),
         "disruptor_spin" => disruptor_run(run, Wait::Spin),
