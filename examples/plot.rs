@@ -331,6 +331,17 @@ fn latency_md(tsv: &str) -> String {
             f99 / pp50,
             f99 / pp99
         );
+        if let Some(sp) = find("spsc_floor", "1M") {
+            let (s50, s99) = (num(&sp[4]), num(&sp[5]));
+            let _ = writeln!(
+                md,
+                "The open-loop floor (`spsc_floor`, the simplest bounded ring, paced the same way) had \
+                 p50 = {s50:.0} ns and p99 = {s99:.0} ns at 1 M/s: fanlog (spin) is at **{:.1}×** its p50 \
+                 and **{:.1}×** its p99.",
+                num(&f[4]) / s50,
+                f99 / s99
+            );
+        }
     }
     md
 }
