@@ -24,8 +24,8 @@
 //! * **Records** are 64 bytes: due time, counter, filler. The consumer
 //!   reads every byte and checks the counter (a gap panics, except the
 //!   `Lagged` records a lossy peer reports, which are counted as lost).
-//! * **Capacity** 4096 records (fanlog: 4096 frames of 88 B, 4 segments),
-//!   `tokio` 65536 (it drops instead of blocking).
+//! * **Capacity** 4096 records (fanlog: 5 segments of 64 KiB = 3723 frames
+//!   of 88 B), `tokio` 65536 (it drops instead of blocking).
 //! * **Warm-up.** The first 10% of each run is not recorded.
 //! * **Rates.** `1M` = 1 000 000 records/s; `half` = 50% of the peak that
 //!   the same pair reaches in this run, unpaced, with the same
