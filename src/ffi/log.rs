@@ -370,23 +370,41 @@ pub unsafe extern "C" fn fanlog_log_append(
         Ok(h) => h,
         Err(s) => return s,
     };
+    // SAFETY: per the contract.
+    unsafe { append_with(&h.producer, &h.log, kind, data, len, timeout_ns, out_seq) }
+}
+
+/// The shared body of `fanlog_log_append` and `fanlog_producer_append`.
+///
+/// # Safety
+/// `data` points to `len` readable bytes (or is NULL with `len` 0);
+/// `out_seq` is NULL or writable.
+unsafe fn append_with(
+    producer: &Producer,
+    log: &Log,
+    kind: u32,
+    data: *const u8,
+    len: usize,
+    timeout_ns: u64,
+    out_seq: *mut u64,
+) -> fanlog_status {
     guard(
         || {
-            // SAFETY: per the contract.
+            // SAFETY: forwarded contract.
             let data = match unsafe { bytes(data, len) } {
                 Ok(d) => d,
                 Err(s) => return s,
             };
-            match h.producer.append_deadline(kind, data, deadline(timeout_ns)) {
+            match producer.append_deadline(kind, data, deadline(timeout_ns)) {
                 Ok(seq) => {
-                    // SAFETY: per the contract.
+                    // SAFETY: forwarded contract.
                     unsafe { write_opt(out_seq, seq) };
                     FANLOG_OK
                 }
                 Err(e) => append_status(&e),
             }
         },
-        || poison_log(&h.log),
+        || poison_log(log),
     )
 }
 
@@ -693,24 +711,8 @@ pub unsafe extern "C" fn fanlog_producer_append(
         Ok(h) => h,
         Err(s) => return s,
     };
-    guard(
-        || {
-            // SAFETY: per the contract.
-            let data = match unsafe { bytes(data, len) } {
-                Ok(d) => d,
-                Err(s) => return s,
-            };
-            match h.producer.append_deadline(kind, data, deadline(timeout_ns)) {
-                Ok(seq) => {
-                    // SAFETY: per the contract.
-                    unsafe { write_opt(out_seq, seq) };
-                    FANLOG_OK
-                }
-                Err(e) => append_status(&e),
-            }
-        },
-        || poison_log(&h.log),
-    )
+    // SAFETY: per the contract.
+    unsafe { append_with(&h.producer, &h.log, kind, data, len, timeout_ns, out_seq) }
 }
 
 /// As `fanlog_log_append_batch`, through this producer (interruptible).
