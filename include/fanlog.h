@@ -120,6 +120,10 @@ enum fanlog_status
   FANLOG_EVICTED = 9,
   // `FANLOG_START_AT` named a sequence number not yet appended.
   FANLOG_FUTURE = 10,
+  // Durable logs: the log was opened read-only.
+  FANLOG_READ_ONLY = 11,
+  // Durable logs: a record (or file) is damaged on disk.
+  FANLOG_CORRUPT = 12,
   // A required pointer argument was NULL.
   FANLOG_NULL_ARGUMENT = 20,
   // An argument is out of range (policy, option, size...).

@@ -93,6 +93,13 @@ pub enum AppendError {
     Timeout,
     /// A blocked append was interrupted from another thread.
     Interrupted,
+    /// The log was opened read-only (a durable log tailed from another
+    /// process).
+    ReadOnly,
+    /// A durable log could not create its next segment file (the message
+    /// names the file and the system error, e.g. no space left on device).
+    /// Nothing was appended; the append may be retried.
+    Io(Arc<str>),
 }
 
 impl fmt::Display for AppendError {
@@ -108,6 +115,8 @@ impl fmt::Display for AppendError {
             AppendError::Full => f.write_str("log is full (byte budget exhausted)"),
             AppendError::Timeout => f.write_str("timed out waiting for room in the log"),
             AppendError::Interrupted => f.write_str("append interrupted"),
+            AppendError::ReadOnly => f.write_str("the log was opened read-only"),
+            AppendError::Io(m) => write!(f, "storage error: {m}"),
         }
     }
 }
@@ -134,6 +143,15 @@ pub enum RecvError {
     /// Everything committed before the close has been read; this is the
     /// status the producer gave to `close`. Returned on every later read too.
     Closed(CloseStatus),
+    /// Durable logs: the record at sequence `seq` is damaged on disk (bad
+    /// CRC, length or commit marker); `detail` names the file and offset.
+    /// Every record before it was delivered; the cursor stays at `seq`.
+    Corrupt {
+        /// The sequence number of the damaged record.
+        seq: u64,
+        /// File, byte offset and what is wrong.
+        detail: Arc<str>,
+    },
 }
 
 impl fmt::Display for RecvError {
@@ -144,6 +162,9 @@ impl fmt::Display for RecvError {
             RecvError::Interrupted => f.write_str("wait interrupted"),
             RecvError::Lagged { missed } => write!(f, "reader lagged and missed {missed} records"),
             RecvError::Closed(s) => write!(f, "drained: {s}"),
+            RecvError::Corrupt { seq, detail } => {
+                write!(f, "record {seq} is corrupt: {detail}")
+            }
         }
     }
 }

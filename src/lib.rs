@@ -60,6 +60,7 @@ mod error;
 pub mod hub;
 pub mod log;
 pub mod snapshot;
+pub mod store;
 mod sync;
 mod wait;
 
@@ -77,4 +78,5 @@ pub use log::{
     Timestamps, WaitStrategy,
 };
 pub use snapshot::{BlobSnapshot, Snapshot, SnapshotGuard};
+pub use store::{OpenOptions, Recovery, StoreError, SyncPolicy, Verify};
 pub use wait::Waker;

@@ -73,6 +73,10 @@ pub enum fanlog_status {
     FANLOG_EVICTED = 9,
     /// `FANLOG_START_AT` named a sequence number not yet appended.
     FANLOG_FUTURE = 10,
+    /// Durable logs: the log was opened read-only.
+    FANLOG_READ_ONLY = 11,
+    /// Durable logs: a record (or file) is damaged on disk.
+    FANLOG_CORRUPT = 12,
     // --- caller errors ---
     /// A required pointer argument was NULL.
     FANLOG_NULL_ARGUMENT = 20,
@@ -108,6 +112,8 @@ pub extern "C" fn fanlog_status_str(code: u32) -> *const c_char {
         8 => "interrupted\0",
         9 => "evicted: the requested sequence number is no longer retained\0",
         10 => "future: the requested sequence number has not been appended yet\0",
+        11 => "read-only: the log was opened read-only\0",
+        12 => "corrupt: data on disk is damaged\0",
         20 => "null argument\0",
         21 => "invalid argument\0",
         22 => "invalid handle (already freed, or of another type)\0",
@@ -175,6 +181,8 @@ pub(crate) fn append_status(e: &AppendError) -> fanlog_status {
         AppendError::Full => FANLOG_FULL,
         AppendError::Timeout => FANLOG_TIMEOUT,
         AppendError::Interrupted => FANLOG_INTERRUPTED,
+        AppendError::ReadOnly => FANLOG_READ_ONLY,
+        AppendError::Io(_) => FANLOG_OS_ERROR,
     }
 }
 
@@ -186,6 +194,7 @@ pub(crate) fn recv_status(e: &RecvError) -> (fanlog_status, u64) {
         RecvError::Interrupted => (FANLOG_INTERRUPTED, 0),
         RecvError::Lagged { missed } => (FANLOG_LAGGED, *missed),
         RecvError::Closed(_) => (FANLOG_CLOSED, 0),
+        RecvError::Corrupt { seq, .. } => (FANLOG_CORRUPT, *seq),
     }
 }
 

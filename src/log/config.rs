@@ -190,6 +190,21 @@ impl LogBuilder {
 
     /// Validates the settings.
     pub fn config(&self) -> Result<LogConfig, BuildError> {
+        self.validate(HEADER, None)
+    }
+
+    /// Validates the settings for a durable log: 32-byte frame headers, and
+    /// history kept up to the budget unless `retain` says otherwise.
+    #[cfg_attr(fanlog_loom, allow(dead_code))]
+    pub(crate) fn durable_config(&self, retain: Option<usize>) -> Result<LogConfig, BuildError> {
+        self.validate(super::frame::DURABLE_HEADER, Some(retain))
+    }
+
+    fn validate(
+        &self,
+        header: usize,
+        durable: Option<Option<usize>>,
+    ) -> Result<LogConfig, BuildError> {
         let s = self.segment_size;
         if !s.is_power_of_two() || !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&s) {
             return Err(BuildError::new(format!(
@@ -202,23 +217,27 @@ impl LogBuilder {
                 "max_bytes must allow at least two segments of {s} bytes, got {max_bytes}"
             )));
         }
-        let limit = s - HEADER;
+        let limit = s - header;
         let max_record_size = self.max_record_size.unwrap_or(limit);
         if max_record_size > limit || max_record_size > u32::MAX as usize {
             return Err(BuildError::new(format!(
-                "max_record_size must be at most segment_size - {HEADER} = {limit} bytes, got {max_record_size}"
+                "max_record_size must be at most segment_size - {header} = {limit} bytes, got {max_record_size}"
             )));
         }
-        if self.retain_bytes > max_bytes {
+        let retain_bytes = match durable {
+            Some(Some(r)) => r,
+            Some(None) => max_bytes,
+            None => self.retain_bytes,
+        };
+        if retain_bytes > max_bytes {
             return Err(BuildError::new(format!(
-                "retain_bytes ({}) cannot exceed max_bytes ({max_bytes})",
-                self.retain_bytes
+                "retain_bytes ({retain_bytes}) cannot exceed max_bytes ({max_bytes})"
             )));
         }
         Ok(LogConfig {
             segment_size: s,
             max_bytes,
-            retain_bytes: self.retain_bytes,
+            retain_bytes,
             max_record_size,
             overflow: self.overflow,
             wait: self.wait,

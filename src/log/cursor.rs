@@ -1,6 +1,6 @@
 //! Cursors: one reader's position in the log, zero-copy reads, waits.
 
-use super::frame::{commit_value, frame_len, HEADER, KIND_AT, LEN_AT, TIME_AT};
+use super::frame::{commit_value, frame_len_h, KIND_AT, LEN_AT, TIME_AT};
 use super::segment::{closed_link, unpack, Segment};
 use super::{Shared, WaitStrategy};
 use crate::error::{CloseStatus, RecvError, StartError};
@@ -135,6 +135,9 @@ pub struct Cursor {
     stats: CursorStats,
     /// Records missed (`Lagged`) but not yet reported to the caller.
     pending_lag: u64,
+    /// Durable logs: the named cursor's slot and auto-commit flag.
+    #[cfg(not(fanlog_loom))]
+    named: Option<crate::store::NamedCursor>,
 }
 
 // SAFETY: the raw segment pointer is a lease owned by this cursor; the
@@ -246,6 +249,8 @@ impl Cursor {
                 ..Default::default()
             },
             pending_lag: 0,
+            #[cfg(not(fanlog_loom))]
+            named: None,
         })
     }
 
@@ -277,18 +282,28 @@ impl Cursor {
     }
 
     /// The committed record at the position, if any, and its frame length,
-    /// without consuming it.
+    /// without consuming it. In segments whose reads are checked (durable
+    /// segments recovered without a scan, or followed from another
+    /// process), a damaged frame is never returned (`poll` reports it).
     #[inline]
     fn peek_frame(&self) -> Option<(Record<'_>, usize)> {
         let seg = self.segment();
         let size = seg.size();
-        if self.off + HEADER > size {
+        let hdr = self.shared.hdr;
+        if self.off + hdr > size {
             return None;
         }
         // Acquire: pairs with the producer's Release store in `write_frame`.
         let w = seg.data.commit_word(self.off).load(Ordering::Acquire);
         if w != commit_value(self.seq) {
-            debug_assert!(w == 0, "commit word {w} at seq {}", self.seq);
+            debug_assert!(
+                w == 0 || seg.verify(),
+                "commit word {w} at seq {}",
+                self.seq
+            );
+            return None;
+        }
+        if seg.verify() && self.check_frame(seg).is_err() {
             return None;
         }
         seg.data.track_read(self.off);
@@ -296,7 +311,8 @@ impl Cursor {
         // SAFETY: the frame is committed (Acquire above), so its header and
         // payload were fully written before and are never written again in
         // this life of the segment, which our lease keeps alive. `p` is
-        // 8-aligned; the length was validated at append time to fit.
+        // 8-aligned; the length was validated at append time to fit (and
+        // by the CRC check for segments read from disk).
         let (len, kind, time) = unsafe {
             (
                 (p.add(LEN_AT) as *const u32).read() as usize,
@@ -304,9 +320,9 @@ impl Cursor {
                 (p.add(TIME_AT) as *const u64).read(),
             )
         };
-        debug_assert!(self.off + HEADER + len <= size);
+        debug_assert!(self.off + hdr + len <= size);
         // SAFETY: as above; `len` bytes of payload follow the header.
-        let data = unsafe { std::slice::from_raw_parts(p.add(HEADER), len) };
+        let data = unsafe { std::slice::from_raw_parts(p.add(hdr), len) };
         Some((
             Record {
                 seq: self.seq,
@@ -314,8 +330,30 @@ impl Cursor {
                 time,
                 data,
             },
-            frame_len(len),
+            frame_len_h(hdr, len),
         ))
+    }
+
+    /// Durable segments: checks the frame at the position (commit marker,
+    /// length, CRC).
+    #[cold]
+    fn check_frame(&self, _seg: &Segment) -> Result<(), RecvError> {
+        #[cfg(not(fanlog_loom))]
+        if let Err(why) = crate::store::recover::check_frame(_seg, self.off, self.seq) {
+            let path = _seg
+                .file
+                .as_ref()
+                .map_or_else(String::new, |f| f.path.display().to_string());
+            return Err(RecvError::Corrupt {
+                seq: self.seq,
+                detail: format!(
+                    "{path}: offset {}: {why}",
+                    crate::store::file::HEADER_PAGE + self.off
+                )
+                .into(),
+            });
+        }
+        Ok(())
     }
 
     /// Waits until a record is at the position (C ABI: copy-out reads).
@@ -343,11 +381,17 @@ impl Cursor {
         }
         loop {
             let seg = self.segment();
-            if self.off + HEADER <= seg.size() {
+            if self.off + self.shared.hdr <= seg.size() {
                 // Acquire: as in `take_committed`.
                 let w = seg.data.commit_word(self.off).load(Ordering::Acquire);
                 if w == commit_value(self.seq) {
+                    if seg.verify() {
+                        self.check_frame(seg)?;
+                    }
                     return Ok(());
+                }
+                if w != 0 && seg.verify() {
+                    self.check_frame(seg)?;
                 }
             }
             if seg.sealed_count() == Some(self.idx) {
@@ -504,6 +548,8 @@ impl Cursor {
     }
 
     fn read_one(&mut self, deadline: Deadline) -> Result<Record<'_>, RecvError> {
+        #[cfg(not(fanlog_loom))]
+        self.auto_commit();
         self.wait_ready(deadline)?;
         Ok(self.take_committed().expect("poll found a committed frame"))
     }
@@ -518,6 +564,8 @@ impl Cursor {
     #[inline]
     pub fn try_next(&mut self) -> Result<Record<'_>, RecvError> {
         if self.pending_lag == 0 && self.take_committed_peek() {
+            #[cfg(not(fanlog_loom))]
+            self.auto_commit();
             return Ok(self.take_committed().expect("peeked"));
         }
         self.read_one(Deadline::Now)
@@ -587,6 +635,8 @@ impl Cursor {
     }
 
     fn batch(&mut self, max: usize, deadline: Deadline) -> Result<Batch<'_>, RecvError> {
+        #[cfg(not(fanlog_loom))]
+        self.auto_commit();
         if max == 0 {
             return Ok(Batch {
                 cursor: self,
@@ -662,8 +712,90 @@ impl Cursor {
     }
 }
 
+/// Named durable cursors (see [`Log::cursor_named`](crate::Log::cursor_named)).
+#[cfg(not(fanlog_loom))]
+impl Cursor {
+    pub(crate) fn attach_named(&mut self, named: crate::store::NamedCursor, lag: u64) {
+        self.named = Some(named);
+        if lag > 0 {
+            self.stats.records_missed += lag;
+            self.pending_lag += lag;
+        }
+    }
+
+    /// Named cursors: records that everything up to and including `seq`
+    /// is processed; after a restart, [`Log::cursor_named`](crate::Log::cursor_named)
+    /// resumes at `seq + 1`. One atomic store into a shared mapping: it
+    /// survives a crash of this process at once, and power loss after the
+    /// next [`Log::flush`](crate::Log::flush) (or sync interval).
+    ///
+    /// # Errors
+    /// [`StoreError::NotNamed`](crate::StoreError::NotNamed),
+    /// [`StoreError::NotRead`](crate::StoreError::NotRead) (`seq` is at or
+    /// past the cursor's position).
+    pub fn commit(&mut self, seq: u64) -> Result<(), crate::StoreError> {
+        let Some(n) = &self.named else {
+            return Err(crate::StoreError::NotNamed);
+        };
+        if seq >= self.seq {
+            return Err(crate::StoreError::NotRead {
+                seq,
+                position: self.seq,
+            });
+        }
+        n.slot.store(seq + 1);
+        Ok(())
+    }
+
+    /// Named cursors: commits everything returned so far (up to
+    /// [`position`](Self::position) - 1).
+    ///
+    /// # Errors
+    /// [`StoreError::NotNamed`](crate::StoreError::NotNamed).
+    pub fn commit_position(&mut self) -> Result<(), crate::StoreError> {
+        let Some(n) = &self.named else {
+            return Err(crate::StoreError::NotNamed);
+        };
+        n.slot.store(self.seq);
+        Ok(())
+    }
+
+    /// Named cursors: the committed position (the next sequence number a
+    /// restarted cursor reads), `None` if nothing was committed or the
+    /// cursor has no name.
+    pub fn committed(&self) -> Option<u64> {
+        self.named.as_ref().and_then(|n| n.slot.next())
+    }
+
+    /// Named cursors: commit automatically. Each read call first commits
+    /// every record returned by earlier calls, and dropping the cursor
+    /// commits everything returned (at-least-once delivery: a record is
+    /// committed once you ask for the next one). No effect without a name.
+    pub fn set_auto_commit(&mut self, on: bool) {
+        if let Some(n) = &mut self.named {
+            n.auto_commit = on;
+        }
+    }
+
+    /// The cursor's name, for named cursors.
+    pub fn name(&self) -> Option<&str> {
+        self.named.as_ref().map(|n| n.slot.name.as_str())
+    }
+
+    #[inline]
+    fn auto_commit(&self) {
+        if let Some(n) = &self.named {
+            if n.auto_commit {
+                n.slot.store(self.seq);
+            }
+        }
+    }
+}
+
 impl Drop for Cursor {
     fn drop(&mut self) {
+        #[cfg(not(fanlog_loom))]
+        self.auto_commit();
         let shared = self.shared.clone();
         if let Some(fd) = self.wake.fd.get() {
             shared.unregister_fd(fd);
@@ -721,6 +853,18 @@ fn locate(
             // Scan frames from the start of the segment.
             let mut o = 0usize;
             for i in 0..(want - base) {
+                #[cfg(not(fanlog_loom))]
+                if s.verify() {
+                    // Frames read from disk: walk them checked; stop at a
+                    // damaged one (the first read reports it).
+                    match crate::store::recover::check_frame(s, o, base + i) {
+                        Ok(flen) => {
+                            o += flen;
+                            continue;
+                        }
+                        Err(_) => return Ok(Some((seg as *const Segment, o, i))),
+                    }
+                }
                 let w = s.data.commit_word(o);
                 // Acquire: as in `take_committed`; a reserved frame is
                 // committed shortly (producers cannot fail in between).
@@ -729,7 +873,7 @@ fn locate(
                 }
                 // SAFETY: committed frame; the length field is immutable.
                 let len = unsafe { (s.data.at(o).add(LEN_AT) as *const u32).read() } as usize;
-                o += frame_len(len);
+                o += frame_len_h(shared.hdr, len);
             }
             return Ok(Some((seg as *const Segment, o, want - base)));
         }

@@ -9,6 +9,11 @@
 //!     24   len  payload, then zero..7 bytes of padding to an 8-byte boundary
 //! ```
 //!
+//! Durable logs (`crate::store`) use a 32-byte header: the same first 24
+//! bytes, then a CRC-32C (u32) over the sequence number (8 bytes, little
+//! endian), bytes 8..24 of the header and the payload, then 4 zero bytes;
+//! the payload starts at 32. The commit word is still written last.
+//!
 //! The commit word is written last, with a Release store, by the producer
 //! that reserved the frame; a reader Acquire-loads it and trusts the rest of
 //! the frame only when it equals `seq + 1`. Segment memory is zeroed before
@@ -21,6 +26,11 @@ pub(crate) const HEADER: usize = 24;
 /// Frames start on 8-byte boundaries (the commit word is an `AtomicU64`).
 pub(crate) const ALIGN: usize = 8;
 
+/// Size of a durable frame's header (with the CRC).
+pub(crate) const DURABLE_HEADER: usize = 32;
+/// Offset of the CRC in a durable frame.
+pub(crate) const CRC_AT: usize = 24;
+
 /// Offset of the payload-length field.
 pub(crate) const LEN_AT: usize = 8;
 /// Offset of the kind field.
@@ -28,10 +38,24 @@ pub(crate) const KIND_AT: usize = 12;
 /// Offset of the timestamp field.
 pub(crate) const TIME_AT: usize = 16;
 
-/// Bytes a record of `len` payload bytes occupies in a segment.
+/// Bytes a record of `len` payload bytes occupies in a segment, with a
+/// header of `hdr` bytes ([`HEADER`] or [`DURABLE_HEADER`]).
+#[inline]
+pub(crate) const fn frame_len_h(hdr: usize, len: usize) -> usize {
+    (hdr + len + (ALIGN - 1)) & !(ALIGN - 1)
+}
+
+/// Bytes a record of `len` payload bytes occupies in an in-memory segment.
+#[cfg(test)]
 #[inline]
 pub(crate) const fn frame_len(len: usize) -> usize {
-    (HEADER + len + (ALIGN - 1)) & !(ALIGN - 1)
+    frame_len_h(HEADER, len)
+}
+
+/// The CRC of a durable frame: over `seq`, header bytes 8..24 and the payload.
+#[inline]
+pub(crate) fn frame_crc(seq: u64, header_8_24: &[u8], payload: &[u8]) -> u32 {
+    crate::store::crc::crc32c_parts(&[&seq.to_le_bytes(), header_8_24, payload])
 }
 
 /// The value a committed frame's commit word holds.

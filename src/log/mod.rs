@@ -120,12 +120,23 @@ pub(crate) enum Advance {
     Wait,
     /// Another producer is linking the successor: wait (unpinned) for it.
     Busy,
+    /// A durable log could not create its next segment file.
+    #[cfg_attr(fanlog_loom, allow(dead_code))]
+    Storage,
 }
 
 /// State shared by the log handle, producers and cursors.
 pub(crate) struct Shared {
     /// Validated configuration.
     pub(crate) config: LogConfig,
+    /// Frame header size: `frame::HEADER`, or `frame::DURABLE_HEADER` (with
+    /// a CRC) for durable logs.
+    pub(crate) hdr: usize,
+    /// A read-only (tailing) durable log: appends fail.
+    pub(crate) read_only: bool,
+    /// Durable logs: files, recovery, named cursors.
+    #[cfg(not(fanlog_loom))]
+    pub(crate) store: Option<Box<crate::store::Store>>,
     /// `config.max_segments()`, cached.
     max_segments: usize,
     /// Oldest linked segment; written only under `head_busy`.
@@ -190,20 +201,76 @@ unsafe impl Sync for Shared {}
 impl Shared {
     fn new(config: LogConfig) -> std::io::Result<Arc<Self>> {
         let first = Box::into_raw(Segment::new(config.segment_size, config.memory, 0)?);
-        Ok(Arc::new(Self {
+        Ok(Arc::new(Self::with_list(
+            config, first, first, 0, 1, 0, None,
+        )))
+    }
+
+    /// A durable log's state over recovered segments (oldest first, all but
+    /// the last sealed).
+    #[cfg(not(fanlog_loom))]
+    #[allow(clippy::vec_box)] // each segment is handed out as a raw `Box` pointer
+    pub(crate) fn from_segments(
+        config: LogConfig,
+        segments: Vec<Box<Segment>>,
+        store: Box<crate::store::Store>,
+    ) -> Arc<Self> {
+        let n = segments.len();
+        let head_base = segments[0].base();
+        let mut sealed_bytes = 0u64;
+        let ptrs: Vec<*mut Segment> = segments.into_iter().map(Box::into_raw).collect();
+        for w in ptrs.windows(2) {
+            // SAFETY: freshly boxed segments, owned by us until published.
+            unsafe {
+                (*w[0]).next.store(w[1], Ordering::Relaxed);
+                sealed_bytes += (*w[0]).size() as u64;
+            }
+        }
+        let mut shared = Self::with_list(
+            config,
+            ptrs[0],
+            ptrs[n - 1],
+            head_base,
+            n,
+            sealed_bytes,
+            Some(store),
+        );
+        shared.hdr = frame::DURABLE_HEADER;
+        Arc::new(shared)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn with_list(
+        config: LogConfig,
+        head: *mut Segment,
+        tail: *mut Segment,
+        head_base: u64,
+        linked: usize,
+        sealed_bytes: u64,
+        #[allow(unused_variables)] store: Option<Box<crate::store::StoreBox>>,
+    ) -> Self {
+        #[cfg(not(fanlog_loom))]
+        let read_only = store.as_ref().is_some_and(|s| s.read_only);
+        #[cfg(fanlog_loom)]
+        let read_only = false;
+        Self {
             max_segments: config.max_segments(),
             pool: Pool::new(config.pool_segments),
             config,
-            head: CachePadded::new(AtomicPtr::new(first)),
-            head_base: AtomicU64::new(0),
-            tail: CachePadded::new(AtomicPtr::new(first)),
+            hdr: frame::HEADER,
+            read_only,
+            #[cfg(not(fanlog_loom))]
+            store,
+            head: CachePadded::new(AtomicPtr::new(head)),
+            head_base: AtomicU64::new(head_base),
+            tail: CachePadded::new(AtomicPtr::new(tail)),
             link_busy: AtomicBool::new(false),
             head_busy: AtomicBool::new(false),
             reclaim_eager: AtomicBool::new(false),
             reclaim_budget: AtomicBool::new(false),
-            linked: AtomicUsize::new(1),
-            allocated: AtomicUsize::new(1),
-            peak_retained: AtomicUsize::new(1),
+            linked: AtomicUsize::new(linked),
+            allocated: AtomicUsize::new(linked),
+            peak_retained: AtomicUsize::new(linked),
             pooled: AtomicUsize::new(0),
             readers: EventCount::new(),
             space: EventCount::new(),
@@ -212,12 +279,64 @@ impl Shared {
             closed: AtomicBool::new(false),
             final_seq: AtomicU64::new(u64::MAX),
             status: OnceLock::new(),
-            sealed_bytes: AtomicU64::new(0),
+            sealed_bytes: AtomicU64::new(sealed_bytes),
             segments_evicted: AtomicU64::new(0),
             records_missed: AtomicU64::new(0),
             cursors: AtomicUsize::new(0),
             orphans: AtomicUsize::new(0),
-        }))
+        }
+    }
+
+    /// The durable part, for durable logs.
+    #[cfg(not(fanlog_loom))]
+    #[inline]
+    pub(crate) fn store(&self) -> Option<&crate::store::Store> {
+        self.store.as_deref()
+    }
+
+    /// Read-only logs: the follower found the successor of the tail `t`
+    /// (which holds `count` records) and links it.
+    #[cfg(not(fanlog_loom))]
+    pub(crate) fn link_followed(self: &Arc<Self>, t: *mut Segment, count: u64, next: Box<Segment>) {
+        // SAFETY: `t` is the tail; only the follower (this caller) moves a
+        // read-only log's tail, so it stays linked and alive.
+        let ts = unsafe { &*t };
+        let new = Box::into_raw(next);
+        // Release: as the sealer's store in `reserve`.
+        ts.sealed.store(segment::SEALED | count, Ordering::Release);
+        // Release: publishes the mapped segment (as in `link`).
+        if ts
+            .next
+            .compare_exchange(
+                std::ptr::null_mut(),
+                new,
+                Ordering::Release,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            // Closed locally meanwhile.
+            // SAFETY: never published.
+            drop(unsafe { Box::from_raw(new) });
+            return;
+        }
+        // Relaxed: statistics and gauges.
+        self.sealed_bytes
+            .fetch_add(ts.size() as u64, Ordering::Relaxed);
+        self.linked.fetch_add(1, Ordering::Relaxed);
+        self.allocated.fetch_add(1, Ordering::Relaxed);
+        // Release: pairs with the Acquire in `tail_segment`.
+        self.tail.store(new, Ordering::Release);
+        self.note_retained();
+        let guard = epoch::pin();
+        self.try_reclaim(&guard, false);
+    }
+
+    /// Closes the log (the follower of a read-only log uses it when the
+    /// writer closed, or when it fell behind).
+    #[cfg(not(fanlog_loom))]
+    pub(crate) fn close_internal(self: &Arc<Self>, status: CloseStatus) -> bool {
+        self.close(status)
     }
 
     /// The segment appends currently go to. Acquire: pairs with the Release
@@ -506,6 +625,20 @@ impl Shared {
             let held = self.allocated.load(Ordering::Relaxed) - self.pooled.load(Ordering::Relaxed);
             let limit = self.max_segments + self.orphans.load(Ordering::Relaxed);
             if held < limit || grace_rounds >= GRACE_ROUNDS && grace_start.elapsed() >= GRACE_TIME {
+                #[cfg(not(fanlog_loom))]
+                if let Some(st) = self.store() {
+                    match st.create_segment(self.config.segment_size, base) {
+                        Some(b) => {
+                            // Relaxed: a gauge.
+                            self.allocated.fetch_add(1, Ordering::Relaxed);
+                            break Box::into_raw(b);
+                        }
+                        None => {
+                            self.linked.fetch_sub(1, Ordering::Relaxed);
+                            return Err(Advance::Storage);
+                        }
+                    }
+                }
                 match Segment::new(self.config.segment_size, self.config.memory, base) {
                     Ok(b) => {
                         // Relaxed: a gauge.
@@ -549,6 +682,10 @@ impl Shared {
         }
         // Release: pairs with the Acquire in `tail_segment`.
         self.tail.store(new, Ordering::Release);
+        #[cfg(not(fanlog_loom))]
+        if let Some(st) = self.store() {
+            st.on_linked(seg, count);
+        }
         self.note_retained();
         // Readers waiting at the sealed end can move on.
         self.notify_readers();
@@ -626,7 +763,7 @@ impl Shared {
                 if linked < self.max_segments {
                     break;
                 }
-            } else if linked <= keep
+            } else if linked <= keep && !self.head_expired(h)
                 // Relaxed: only `evict_head` raises it, under `head_busy`
                 // which we hold; lowering races only make us conservative.
                 || self.orphans.load(Ordering::Relaxed) != 0
@@ -636,6 +773,15 @@ impl Shared {
             // SAFETY: `h` is the head; only head movers (us, under
             // `head_busy`) unlink it, so it is alive.
             let hs = unsafe { &*h };
+            #[cfg(not(fanlog_loom))]
+            if let Some(st) = self.store() {
+                // Named cursors that have not committed past `h` keep it
+                // (unless it is older than `max_age`).
+                let end = hs.sealed_count().map_or(u64::MAX, |c| hs.base() + c);
+                if st.keeps(hs, end) {
+                    break;
+                }
+            }
             if !hs.try_unlink() {
                 break; // a cursor holds it
             }
@@ -643,6 +789,17 @@ impl Shared {
             any = true;
         }
         any
+    }
+
+    /// Durable logs with `max_age`: the head segment `h` (alive: the
+    /// caller holds `head_busy`) is older than the limit.
+    fn head_expired(&self, _h: *mut Segment) -> bool {
+        #[cfg(not(fanlog_loom))]
+        if let Some(st) = self.store() {
+            // SAFETY: `_h` is the head, kept alive under `head_busy`.
+            return st.expired(unsafe { &*_h });
+        }
+        false
     }
 
     /// `DropOldest`: unlinks the head even if cursors hold it.
@@ -719,6 +876,16 @@ impl Shared {
     pub(crate) fn recycle(&self, seg: *mut Segment) {
         // SAFETY: exclusive ownership is the caller's contract.
         let s = unsafe { &*seg };
+        #[cfg(not(fanlog_loom))]
+        if let Some(st) = self.store() {
+            // Durable segments are files: delete (writer) and unmap.
+            st.on_recycle(s);
+            // Relaxed: a gauge.
+            self.allocated.fetch_sub(1, Ordering::Relaxed);
+            // SAFETY: exclusive owner; the box was created by the store.
+            drop(unsafe { Box::from_raw(seg) });
+            return;
+        }
         // Relaxed: gauges.
         let over = self.allocated.load(Ordering::Relaxed) > self.max_segments;
         if !over {
@@ -784,6 +951,11 @@ impl Shared {
                 Err(n) => t = n,
             }
         };
+        #[cfg(not(fanlog_loom))]
+        if let Some(st) = self.store() {
+            // SAFETY: pinned (`_guard`), and `t` was reached from the tail.
+            st.on_close(unsafe { &*t }, final_seq, &self.close_status());
+        }
         // Relaxed: published by the Release store of `closed` below.
         self.final_seq.store(final_seq, Ordering::Relaxed);
         // Release: pairs with the Acquire load of `closed` in cursors, which
@@ -798,7 +970,14 @@ impl Shared {
 impl Drop for Shared {
     fn drop(&mut self) {
         // Every cursor, producer and deferred retire held an `Arc`, so we are
-        // alone: free the linked list.
+        // alone: a durable writer with a sync policy syncs one last time,
+        // then free the linked list.
+        #[cfg(not(fanlog_loom))]
+        if let Some(st) = self.store() {
+            if !st.read_only && st.sync != crate::store::SyncPolicy::None {
+                let _ = st.flush(self);
+            }
+        }
         let mut p = self.head.load(Ordering::Relaxed);
         while !p.is_null() && p != closed_link() {
             // SAFETY: linked segments are owned by the list; nobody else

@@ -1,6 +1,6 @@
 //! Producers: reserve, copy, commit.
 
-use super::frame::{commit_value, frame_len, HEADER, KIND_AT, LEN_AT, TIME_AT};
+use super::frame::{commit_value, frame_len_h, CRC_AT, DURABLE_HEADER, KIND_AT, LEN_AT, TIME_AT};
 use super::segment::{unpack, Segment, COUNT_SHIFT};
 use super::{Advance, Shared, Timestamps};
 use crate::error::AppendError;
@@ -234,14 +234,23 @@ fn now_ns(ts: Timestamps) -> u64 {
         .wrapping_add(t.tv_nsec as u64)
 }
 
-/// Writes the frame for `seq` at `off` and commits it.
+/// Writes the frame for `seq` at `off` and commits it. `hdr` is the log's
+/// frame header size; durable frames (`DURABLE_HEADER`) carry a CRC.
 ///
 /// # Safety
-/// The caller reserved `[off, off + frame_len(data.len()))` in `seg` (so no
-/// one else writes there in this life of the segment) and the range lies
-/// within the segment.
+/// The caller reserved `[off, off + frame_len_h(hdr, data.len()))` in `seg`
+/// (so no one else writes there in this life of the segment) and the range
+/// lies within the segment.
 #[inline]
-unsafe fn write_frame(seg: &Segment, off: usize, seq: u64, kind: u32, time: u64, data: &[u8]) {
+unsafe fn write_frame(
+    seg: &Segment,
+    hdr: usize,
+    off: usize,
+    seq: u64,
+    kind: u32,
+    time: u64,
+    data: &[u8],
+) {
     seg.data.track_write(off);
     let p = seg.data.at(off);
     // SAFETY: the reservation gives us exclusive write access to the whole
@@ -252,7 +261,16 @@ unsafe fn write_frame(seg: &Segment, off: usize, seq: u64, kind: u32, time: u64,
         (p.add(LEN_AT) as *mut u32).write(data.len() as u32);
         (p.add(KIND_AT) as *mut u32).write(kind);
         (p.add(TIME_AT) as *mut u64).write(time);
-        std::ptr::copy_nonoverlapping(data.as_ptr(), p.add(HEADER), data.len());
+        std::ptr::copy_nonoverlapping(data.as_ptr(), p.add(hdr), data.len());
+    }
+    if hdr == DURABLE_HEADER {
+        // SAFETY: as above: header bytes 8..24 were just written by us and
+        // bytes 24..28 are ours to write.
+        unsafe {
+            let head = std::slice::from_raw_parts(p.add(LEN_AT), 16);
+            let crc = super::frame::frame_crc(seq, head, data);
+            (p.add(CRC_AT) as *mut u32).write(crc);
+        }
     }
     // Release: publishes the header and payload; pairs with the Acquire load
     // of the commit word in `Cursor::poll`.
@@ -276,11 +294,12 @@ pub(crate) fn append_one(
             max,
         });
     }
-    let flen = frame_len(data.len()) as u64;
+    let hdr = shared.hdr;
+    let flen = frame_len_h(hdr, data.len()) as u64;
     let time = now_ns(shared.config.timestamps);
     let seq = reserve(shared, 1, flen, deadline, interrupt, |seg, off, seq| {
         // SAFETY: `reserve` hands us a reservation of `flen` bytes at `off`.
-        unsafe { write_frame(seg, off, seq, kind, time, data) };
+        unsafe { write_frame(seg, hdr, off, seq, kind, time, data) };
     })?;
     shared.notify_readers();
     Ok(seq)
@@ -301,7 +320,7 @@ pub(crate) fn append_batch<B: AsRef<[u8]>>(
         if len > max {
             return Err(AppendError::TooLarge { len, max });
         }
-        total += frame_len(len);
+        total += frame_len_h(shared.hdr, len);
     }
     if records.is_empty() {
         if shared.is_closing() {
@@ -317,6 +336,7 @@ pub(crate) fn append_batch<B: AsRef<[u8]>>(
         });
     }
     let time = now_ns(shared.config.timestamps);
+    let hdr = shared.hdr;
     let seq = reserve(
         shared,
         records.len() as u64,
@@ -329,8 +349,8 @@ pub(crate) fn append_batch<B: AsRef<[u8]>>(
                 let r = r.as_ref();
                 // SAFETY: the reservation covers all frames back to back; this
                 // one starts at `off` and ends before the next.
-                unsafe { write_frame(seg, off, seq + i as u64, kind, time, r) };
-                off += frame_len(r.len());
+                unsafe { write_frame(seg, hdr, off, seq + i as u64, kind, time, r) };
+                off += frame_len_h(hdr, r.len());
             }
         },
     )?;
@@ -354,6 +374,9 @@ fn reserve(
     interrupt: Option<&Interrupt>,
     write: impl FnOnce(&Segment, usize, u64),
 ) -> Result<u64, AppendError> {
+    if shared.read_only {
+        return Err(AppendError::ReadOnly);
+    }
     if shared.is_closing() {
         return Err(AppendError::Closed(shared.close_status()));
     }
@@ -388,6 +411,20 @@ fn reserve(
                 if off + bytes <= size {
                     let seq = seg.base() + idx;
                     (write.take().expect("written once"))(seg, off as usize, seq);
+                    #[cfg(not(fanlog_loom))]
+                    if let Some(st) = shared.store() {
+                        if st.sync == crate::store::SyncPolicy::EveryBatch {
+                            sync_unpinned(
+                                shared,
+                                st,
+                                seg,
+                                seg_ptr,
+                                off as usize,
+                                bytes as usize,
+                                guard,
+                            );
+                        }
+                    }
                     return Ok(seq);
                 }
                 if off <= size {
@@ -402,10 +439,40 @@ fn reserve(
                 Ok(next) => seg_ptr = next,
                 Err(Advance::Closed) => return Err(AppendError::Closed(shared.close_status())),
                 Err(Advance::Full) => return Err(AppendError::Full),
+                #[cfg(not(fanlog_loom))]
+                Err(Advance::Storage) => {
+                    let msg = shared
+                        .store()
+                        .map(|s| s.last_error())
+                        .unwrap_or_else(|| "storage error".into());
+                    return Err(AppendError::Io(msg));
+                }
                 Err(why) => break (seg_ptr, why),
             }
         };
         drop(guard);
         shared.wait_for_space(wait_on.0, wait_on.1, deadline, interrupt)?;
     }
+}
+
+/// `SyncPolicy::EveryBatch`: syncs the frames just written before the
+/// append returns, holding a lease instead of the epoch pin during the
+/// `msync` (a producer must never stall reclamation while in a system call).
+#[cfg(not(fanlog_loom))]
+#[cold]
+fn sync_unpinned(
+    shared: &Arc<Shared>,
+    st: &crate::store::Store,
+    seg: &Segment,
+    seg_ptr: *mut Segment,
+    off: usize,
+    len: usize,
+    guard: epoch::Guard,
+) {
+    let leased = seg.lease();
+    drop(guard);
+    if leased {
+        st.sync_append(seg, off, len);
+    }
+    shared.drop_lease(seg_ptr, leased);
 }

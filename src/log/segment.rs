@@ -104,7 +104,7 @@ pub(crate) struct Storage {
     /// Size in bytes.
     len: usize,
     /// Keeps the map alive (unmapped on drop).
-    _map: Option<memmap2::MmapMut>,
+    _map: Option<MapHold>,
     /// Under loom: the commit words live here (loom atomics cannot be placed
     /// in raw bytes), one per 8-byte slot.
     #[cfg(fanlog_loom)]
@@ -126,13 +126,22 @@ unsafe impl Sync for Storage {}
 
 const HEAP_ALIGN: usize = 64;
 
+/// What keeps a segment's memory mapped.
+pub(crate) enum MapHold {
+    /// Anonymous memory.
+    Anon(#[allow(dead_code)] memmap2::MmapMut),
+    /// A segment file (durable logs), header page included.
+    #[cfg(not(fanlog_loom))]
+    File(#[allow(dead_code)] memmap2::MmapRaw),
+}
+
 impl Storage {
     /// Allocates `len` zeroed bytes.
     pub(crate) fn new(len: usize, memory: Memory) -> std::io::Result<Self> {
         let (ptr, map) = match memory {
             Memory::Mmap if !cfg!(miri) => {
                 let mut map = memmap2::MmapOptions::new().len(len).map_anon()?;
-                (map.as_mut_ptr(), Some(map))
+                (map.as_mut_ptr(), Some(MapHold::Anon(map)))
             }
             _ => {
                 let layout = std::alloc::Layout::from_size_align(len, HEAP_ALIGN)
@@ -156,6 +165,31 @@ impl Storage {
                 .map(|_| crate::sync::UnsafeCell::new(()))
                 .collect(),
         })
+    }
+
+    /// The frames of a mapped segment file: `len` bytes at `offset` into
+    /// `map` (whose mapping must be at least `offset + len` bytes). A
+    /// read-only map must never be written (read-only logs never append).
+    #[cfg(not(fanlog_loom))]
+    pub(crate) fn from_file_map(map: memmap2::MmapRaw, offset: usize, len: usize) -> Self {
+        assert!(offset + len <= map.len() && offset % 4096 == 0);
+        // SAFETY: in bounds (asserted); the map lives in `_map` as long as
+        // `self`.
+        let ptr = unsafe { map.as_mut_ptr().add(offset) };
+        Self {
+            ptr,
+            len,
+            _map: Some(MapHold::File(map)),
+        }
+    }
+
+    /// The whole mapping of a segment file (header page included), if any.
+    #[cfg(not(fanlog_loom))]
+    pub(crate) fn file_map(&self) -> Option<&memmap2::MmapRaw> {
+        match &self._map {
+            Some(MapHold::File(m)) => Some(m),
+            _ => None,
+        }
     }
 
     /// The commit word of the frame at `off`.
@@ -247,6 +281,9 @@ pub(crate) struct Segment {
     pub(crate) state: AtomicU64,
     /// The frames.
     pub(crate) data: Storage,
+    /// Durable logs: the segment's file.
+    #[cfg(not(fanlog_loom))]
+    pub(crate) file: Option<crate::store::SegFile>,
 }
 
 impl Segment {
@@ -259,7 +296,37 @@ impl Segment {
             base: AtomicU64::new(base),
             state: AtomicU64::new(0),
             data: Storage::new(size, memory)?,
+            #[cfg(not(fanlog_loom))]
+            file: None,
         }))
+    }
+
+    /// A segment over a mapped segment file (durable logs).
+    #[cfg(not(fanlog_loom))]
+    pub(crate) fn from_file(data: Storage, file: crate::store::SegFile, base: u64) -> Box<Self> {
+        Box::new(Self {
+            tail: CachePadded::new(AtomicU64::new(0)),
+            sealed: AtomicU64::new(0),
+            next: AtomicPtr::new(ptr::null_mut()),
+            base: AtomicU64::new(base),
+            state: AtomicU64::new(0),
+            data,
+            file: Some(file),
+        })
+    }
+
+    /// Whether reads must check each frame's CRC (durable segments that were
+    /// recovered without a scan, or followed from another process).
+    #[inline]
+    pub(crate) fn verify(&self) -> bool {
+        #[cfg(not(fanlog_loom))]
+        {
+            self.file.as_ref().is_some_and(|f| f.verify)
+        }
+        #[cfg(fanlog_loom)]
+        {
+            false
+        }
     }
 
     /// Size in bytes.

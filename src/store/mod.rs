@@ -1,0 +1,412 @@
+//! The durable log: the same [`Log`] with its segments in memory-mapped
+//! files, crash recovery, named cursors and cross-process tailing.
+//!
+//! ```no_run
+//! use fanlog::{Log, OpenOptions, Start, SyncPolicy};
+//! use std::time::Duration;
+//!
+//! let log = Log::open("/var/lib/app/events", &OpenOptions::new()
+//!     .sync(SyncPolicy::Interval(Duration::from_millis(100))))?;
+//! if let Some(r) = log.recovery() {
+//!     eprintln!("recovered {} records, dropped {} torn", r.next_seq - r.first_seq, r.dropped_records);
+//! }
+//! log.append(b"accepted")?;
+//! log.flush()?; // on disk once this returns
+//!
+//! // A consumer that resumes where it stopped after a restart:
+//! let mut c = log.cursor_named("billing", Start::Earliest)?;
+//! while let Ok(rec) = c.try_next() {
+//!     let seq = rec.seq();
+//!     /* process rec.data() */
+//!     c.commit(seq)?;
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Directory layout
+//!
+//! | file | what |
+//! |---|---|
+//! | `{base:020}.seg` | a segment: 4 KiB header page (magic, version, base sequence, sizes, CRC) then the frames; preallocated, never sparse |
+//! | `checkpoint` | sequence, segment and offset up to which the log was synced (written by `flush`) |
+//! | `cursors/{name}.cur` | a named cursor's committed position |
+//! | `closed` | the close status, once a writer closed the log |
+//! | `LOCK` | held (`flock`) by the one writer |
+//!
+//! # What survives what
+//!
+//! A frame is written, then its commit word is stored last; recovery keeps
+//! the longest prefix of frames whose commit word, length and CRC-32C are
+//! right, and cuts the rest (reporting it in [`Recovery`]).
+//!
+//! | sync policy | process crash (`SIGKILL`, panic, OOM kill) | power loss / kernel crash |
+//! |---|---|---|
+//! | [`SyncPolicy::None`] | every record whose append returned | what the kernel had written back (typically up to ~30 s old), plus everything before the last [`Log::flush`] |
+//! | [`SyncPolicy::Interval`] | every record whose append returned | everything appended before the last completed interval flush |
+//! | [`SyncPolicy::EveryBatch`] | every record whose append returned | every record whose append returned |
+//!
+//! A process crash loses nothing because the pages are `MAP_SHARED`: they
+//! belong to the kernel's page cache the moment the producer writes them.
+//! One caveat with several producers: records are kept as a gap-free
+//! prefix, so a record whose append returned can still be cut if a
+//! concurrent append with a *smaller* sequence number was interrupted
+//! mid-copy by the crash (its frame was never committed). With one producer
+//! thread, or with `flush` between batches, this cannot happen.
+//!
+//! # Retention
+//!
+//! A segment file is deleted when no live cursor is in it, no named cursor
+//! still needs it (its committed position is not past the segment), and the
+//! budget needs room (`max_bytes`; `retain_bytes` defaults to `max_bytes`
+//! for durable logs, so history is kept up to the budget). Under
+//! [`OverflowPolicy::Block`](crate::OverflowPolicy::Block) a named cursor that
+//! stops committing therefore holds producers back, like a live cursor
+//! would; under `DropOldest` it lags instead. `max_age` deletes sealed
+//! segments older than the limit whatever named cursors still need (they
+//! see [`RecvError::Lagged`](crate::RecvError::Lagged) when they resume);
+//! it is enforced when a segment fills up and on every sync interval.
+//!
+//! # Tailing from another process
+//!
+//! [`OpenOptions::read_only`] maps the files read-only and follows the
+//! writer: records inside the current segment are visible through the shared
+//! mapping as soon as they are committed; a background thread per read-only
+//! log checks every `poll_interval` (default 1 ms) for new commits, a new
+//! segment (announced in the previous segment's header) and a close, and
+//! wakes parked readers and readiness fds. The polling cost is one pass over
+//! the new frames' headers and no system call while the writer is idle;
+//! a parked reader's latency is at most `poll_interval` (spinning readers
+//! see records within nanoseconds). Every read checks the frame's CRC.
+
+pub(crate) mod crc;
+#[cfg(not(fanlog_loom))]
+pub(crate) mod file;
+#[cfg(not(fanlog_loom))]
+pub(crate) mod named;
+#[cfg(not(fanlog_loom))]
+pub(crate) mod recover;
+
+#[cfg(not(fanlog_loom))]
+mod imp;
+#[cfg(not(fanlog_loom))]
+pub(crate) use file::SegFile;
+#[cfg(not(fanlog_loom))]
+pub(crate) use imp::{NamedCursor, Store};
+/// What `Shared` holds for a durable log (nothing under loom).
+#[cfg(not(fanlog_loom))]
+pub(crate) type StoreBox = imp::Store;
+/// What `Shared` holds for a durable log (nothing under loom).
+#[cfg(fanlog_loom)]
+pub(crate) struct StoreBox;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// When a durable log syncs its files to disk (see the [module
+/// docs](self) for what survives what).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SyncPolicy {
+    /// Never on its own; [`Log::flush`](crate::Log::flush) syncs on demand.
+    /// Survives process crashes.
+    #[default]
+    None,
+    /// A background thread flushes at this interval.
+    Interval(Duration),
+    /// Every append (and every batch) is on disk before it returns: each
+    /// call pays an `msync` of the pages it wrote.
+    EveryBatch,
+}
+
+/// How much recovery checks on open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Verify {
+    /// Scan frames from the last checkpoint (fast open); frames before it
+    /// are CRC-checked when a cursor reads them.
+    #[default]
+    FromCheckpoint,
+    /// Scan and CRC-check every frame of every segment.
+    All,
+}
+
+/// What recovery found when a durable log was opened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Segment files kept.
+    pub segments: usize,
+    /// Oldest sequence number retained.
+    pub first_seq: u64,
+    /// Next sequence number to be appended.
+    pub next_seq: u64,
+    /// Sequence number of the checkpoint the scan started from, if any.
+    pub checkpoint_seq: Option<u64>,
+    /// Frames scanned and CRC-checked.
+    pub scanned_records: u64,
+    /// Bytes of frames scanned.
+    pub scanned_bytes: u64,
+    /// Committed-looking frames cut with a torn tail.
+    pub dropped_records: u64,
+    /// Bytes cut with a torn tail (frames and partial writes).
+    pub dropped_bytes: u64,
+    /// Where the torn tail was cut: file and byte offset in it.
+    pub truncated_at: Option<(PathBuf, u64)>,
+    /// Read-only opens: corruption found before the checkpoint (file and
+    /// offset in the text); cursors get
+    /// [`RecvError::Corrupt`](crate::RecvError::Corrupt) there.
+    pub corruption: Option<String>,
+    /// How long recovery took.
+    pub elapsed: Duration,
+}
+
+/// Errors of the durable log's operations.
+#[derive(Clone, Debug)]
+pub enum StoreError {
+    /// A system call failed on `path`.
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: Arc<std::io::Error>,
+    },
+    /// Another process holds the directory open for writing.
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// Data that was synced is damaged: `path` at byte `offset`. Records
+    /// before it can still be read with a read-only open.
+    Corrupt {
+        /// The segment file.
+        path: PathBuf,
+        /// Byte offset in the file.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The directory does not hold a log this build can open as asked.
+    Format {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Invalid options.
+    Config(crate::BuildError),
+    /// The operation needs a durable log (opened with [`Log::open`](crate::Log::open)).
+    NotDurable,
+    /// The log was opened read-only.
+    ReadOnly,
+    /// A cursor name must be 1–128 of `[A-Za-z0-9._-]`, not starting with `.`.
+    InvalidName(String),
+    /// A cursor with this name is already open in this process.
+    CursorInUse(String),
+    /// The cursor has no name (commit needs a named cursor).
+    NotNamed,
+    /// `commit(seq)` named a record the cursor has not read yet.
+    NotRead {
+        /// The sequence number passed.
+        seq: u64,
+        /// The cursor's position (next record it will read).
+        position: u64,
+    },
+    /// The start position is not available.
+    Start(crate::StartError),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            StoreError::Locked { path } => write!(
+                f,
+                "{}: the log is open for writing in another process",
+                path.display()
+            ),
+            StoreError::Corrupt {
+                path,
+                offset,
+                reason,
+            } => write!(
+                f,
+                "{}: corrupt at byte offset {offset}: {reason}",
+                path.display()
+            ),
+            StoreError::Format { path, reason } => write!(f, "{}: {reason}", path.display()),
+            StoreError::Config(e) => e.fmt(f),
+            StoreError::NotDurable => f.write_str("not a durable log (use Log::open)"),
+            StoreError::ReadOnly => f.write_str("the log was opened read-only"),
+            StoreError::InvalidName(n) => write!(
+                f,
+                "invalid cursor name {n:?}: use 1-128 of [A-Za-z0-9._-], not starting with '.'"
+            ),
+            StoreError::CursorInUse(n) => write!(f, "cursor {n:?} is already open"),
+            StoreError::NotNamed => f.write_str("commit needs a named cursor"),
+            StoreError::NotRead { seq, position } => write!(
+                f,
+                "cannot commit sequence {seq}: the cursor has only read up to {position}"
+            ),
+            StoreError::Start(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Io { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::StartError> for StoreError {
+    fn from(e: crate::StartError) -> Self {
+        StoreError::Start(e)
+    }
+}
+
+/// Options of [`Log::open`](crate::Log::open): the in-memory log's settings
+/// plus durability, recovery and tailing.
+///
+/// ```
+/// use fanlog::{Log, OpenOptions, Start};
+/// let dir = std::env::temp_dir().join(format!("fanlog-doc-{}", std::process::id()));
+/// let _ = std::fs::remove_dir_all(&dir);
+/// {
+///     let log = Log::open(&dir, &OpenOptions::new().segment_size(64 * 1024)).unwrap();
+///     log.append(b"one").unwrap();
+///     log.append(b"two").unwrap();
+/// } // dropped without close: as after a crash
+/// let log = Log::open(&dir, &OpenOptions::new()).unwrap();
+/// assert_eq!(log.recovery().unwrap().next_seq, 2);
+/// let mut c = log.cursor(Start::Earliest).unwrap();
+/// assert_eq!(c.try_next().unwrap().data(), b"one");
+/// # drop((c, log)); std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    pub(crate) builder: crate::LogBuilder,
+    pub(crate) segment_size: Option<usize>,
+    pub(crate) retain_bytes: Option<usize>,
+    pub(crate) sync: SyncPolicy,
+    pub(crate) verify: Verify,
+    pub(crate) read_only: bool,
+    pub(crate) create: bool,
+    pub(crate) max_age: Option<Duration>,
+    pub(crate) poll_interval: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            builder: crate::LogBuilder::default(),
+            segment_size: None,
+            retain_bytes: None,
+            sync: SyncPolicy::None,
+            verify: Verify::FromCheckpoint,
+            read_only: false,
+            create: true,
+            max_age: None,
+            poll_interval: Duration::from_millis(1),
+        }
+    }
+}
+
+impl OpenOptions {
+    /// Defaults: 1 MiB segments (or the existing log's size), a 64-segment
+    /// budget, `Block`, history kept up to the budget, [`SyncPolicy::None`],
+    /// [`Verify::FromCheckpoint`], create the directory if missing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes of frames per segment file (power of two, 256 B–128 MiB). An
+    /// existing log keeps its size; asking for another one is an error.
+    pub fn segment_size(mut self, bytes: usize) -> Self {
+        self.segment_size = Some(bytes);
+        self
+    }
+
+    /// Byte budget of segment files (see [`LogBuilder::max_bytes`](crate::LogBuilder::max_bytes)).
+    pub fn max_bytes(mut self, bytes: usize) -> Self {
+        self.builder = self.builder.max_bytes(bytes);
+        self
+    }
+
+    /// History kept when no cursor needs it (default: `max_bytes`).
+    pub fn retain_bytes(mut self, bytes: usize) -> Self {
+        self.retain_bytes = Some(bytes);
+        self
+    }
+
+    /// Largest payload accepted (at most `segment_size - 32`).
+    pub fn max_record_size(mut self, bytes: usize) -> Self {
+        self.builder = self.builder.max_record_size(bytes);
+        self
+    }
+
+    /// What appends do when the budget is exhausted (default `Block`).
+    pub fn overflow(mut self, policy: crate::OverflowPolicy) -> Self {
+        self.builder = self.builder.overflow(policy);
+        self
+    }
+
+    /// How waits are done.
+    pub fn wait_strategy(mut self, wait: crate::WaitStrategy) -> Self {
+        self.builder = self.builder.wait_strategy(wait);
+        self
+    }
+
+    /// Which clock stamps records.
+    pub fn timestamps(mut self, timestamps: crate::Timestamps) -> Self {
+        self.builder = self.builder.timestamps(timestamps);
+        self
+    }
+
+    /// When to sync to disk (default [`SyncPolicy::None`]).
+    pub fn sync(mut self, sync: SyncPolicy) -> Self {
+        self.sync = sync;
+        self
+    }
+
+    /// How much recovery checks (default [`Verify::FromCheckpoint`]).
+    pub fn verify(mut self, verify: Verify) -> Self {
+        self.verify = verify;
+        self
+    }
+
+    /// Open read-only, to tail a log another process writes (default
+    /// `false`). Appends fail with [`AppendError::ReadOnly`](crate::AppendError::ReadOnly).
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Create the directory and an empty log if missing (default `true`;
+    /// ignored for read-only opens).
+    pub fn create(mut self, create: bool) -> Self {
+        self.create = create;
+        self
+    }
+
+    /// Delete sealed segments older than this, even if named cursors have
+    /// not committed them (default: no age limit).
+    pub fn max_age(mut self, age: Option<Duration>) -> Self {
+        self.max_age = age;
+        self
+    }
+
+    /// Read-only logs: how often to look for the writer's progress (default
+    /// 1 ms; at least 10 µs).
+    pub fn poll_interval(mut self, every: Duration) -> Self {
+        self.poll_interval = every.max(Duration::from_micros(10));
+        self
+    }
+
+    /// Opens (or creates) the log in `dir`; same as [`Log::open`](crate::Log::open).
+    #[cfg(not(fanlog_loom))]
+    pub fn open(&self, dir: impl AsRef<std::path::Path>) -> Result<crate::Log, StoreError> {
+        imp::open(dir.as_ref(), self)
+    }
+}

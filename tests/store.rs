@@ -1,0 +1,142 @@
+//! Durable log: open, append, reopen, recovery outcomes, named cursors.
+#![cfg(not(fanlog_loom))]
+
+use fanlog::{Log, OpenOptions, RecvError, Start, StoreError, SyncPolicy, Verify};
+use std::path::PathBuf;
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("fanlog-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn opts() -> OpenOptions {
+    OpenOptions::new().segment_size(4096).max_bytes(1 << 20)
+}
+
+fn read_all(log: &Log) -> Vec<(u64, Vec<u8>)> {
+    let mut c = log.cursor(Start::Earliest).unwrap();
+    let mut v = Vec::new();
+    loop {
+        match c.try_next() {
+            Ok(r) => v.push((r.seq(), r.data().to_vec())),
+            Err(RecvError::Empty) | Err(RecvError::Closed(_)) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    v
+}
+
+fn rec(i: u64) -> Vec<u8> {
+    let n = (i % 97) as usize;
+    let mut v = i.to_le_bytes().to_vec();
+    v.extend((0..n).map(|k| (i as usize + k) as u8));
+    v
+}
+
+#[test]
+fn reopen_finds_everything() {
+    let dir = tmpdir("reopen");
+    {
+        let log = Log::open(&dir, &opts()).unwrap();
+        for i in 0..1000 {
+            assert_eq!(log.append(&rec(i)).unwrap(), i);
+        }
+    }
+    let log = Log::open(&dir, &opts()).unwrap();
+    let r = log.recovery().unwrap();
+    assert_eq!(r.next_seq, 1000, "{r:?}");
+    assert_eq!(r.dropped_records, 0);
+    let all = read_all(&log);
+    assert_eq!(all.len(), 1000);
+    for (i, (seq, data)) in all.iter().enumerate() {
+        assert_eq!(*seq, i as u64);
+        assert_eq!(data, &rec(i as u64));
+    }
+    // Appends continue the sequence.
+    assert_eq!(log.append(b"more").unwrap(), 1000);
+    drop(log);
+    let log = Log::open(&dir, &opts().verify(Verify::All)).unwrap();
+    assert_eq!(read_all(&log).len(), 1001);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn flush_checkpoint_and_named_cursor() {
+    let dir = tmpdir("named");
+    {
+        let log = Log::open(&dir, &opts().sync(SyncPolicy::EveryBatch)).unwrap();
+        for i in 0..300 {
+            log.append(&rec(i)).unwrap();
+        }
+        log.flush().unwrap();
+        let mut c = log.cursor_named("billing", Start::Earliest).unwrap();
+        for i in 0..120 {
+            let r = c.try_next().unwrap();
+            assert_eq!(r.seq(), i);
+        }
+        c.commit(99).unwrap();
+        assert!(matches!(c.commit(500), Err(StoreError::NotRead { .. })));
+        assert!(matches!(
+            log.cursor_named("billing", Start::Earliest),
+            Err(StoreError::CursorInUse(_))
+        ));
+    }
+    let log = Log::open(&dir, &opts()).unwrap();
+    assert_eq!(log.recovery().unwrap().checkpoint_seq, Some(300));
+    let mut c = log.cursor_named("billing", Start::Earliest).unwrap();
+    assert_eq!(c.try_next().unwrap().seq(), 100);
+    assert_eq!(
+        log.named_cursors(),
+        vec![("billing".to_string(), Some(100))]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn second_writer_is_refused() {
+    let dir = tmpdir("lock");
+    let _log = Log::open(&dir, &opts()).unwrap();
+    assert!(matches!(
+        Log::open(&dir, &opts()),
+        Err(StoreError::Locked { .. })
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn tail_from_read_only_open() {
+    let dir = tmpdir("tail");
+    let log = Log::open(&dir, &opts()).unwrap();
+    log.append(b"first").unwrap();
+    let ro = Log::open(
+        &dir,
+        &opts()
+            .read_only(true)
+            .poll_interval(std::time::Duration::from_micros(100)),
+    )
+    .unwrap();
+    let mut c = ro.cursor(Start::Earliest).unwrap();
+    assert_eq!(c.next().unwrap().data(), b"first");
+    let w = std::thread::spawn(move || {
+        for i in 0..2000 {
+            log.append(&rec(i)).unwrap();
+        }
+        log.close(fanlog::CloseStatus::error(3, "done here"));
+    });
+    for i in 0..2000 {
+        let r = c.next_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(r.seq(), i + 1);
+        assert_eq!(r.data(), &rec(i)[..]);
+    }
+    match c.next_timeout(std::time::Duration::from_secs(10)) {
+        Err(RecvError::Closed(s)) => assert_eq!((s.code(), s.message()), (3, "done here")),
+        other => panic!("{other:?}"),
+    }
+    w.join().unwrap();
+    assert!(matches!(
+        ro.append(b"x"),
+        Err(fanlog::AppendError::ReadOnly)
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
