@@ -744,6 +744,8 @@ impl Cursor {
             });
         }
         n.slot.store(seq + 1);
+        // Producers blocked by this cursor's retention may go on.
+        self.shared.space.notify();
         Ok(())
     }
 
@@ -757,6 +759,7 @@ impl Cursor {
             return Err(crate::StoreError::NotNamed);
         };
         n.slot.store(self.seq);
+        self.shared.space.notify();
         Ok(())
     }
 

@@ -578,7 +578,7 @@ impl Shared {
                 || interrupt.is_some_and(|i| i.is_raised())
         };
         if !progress() {
-            self.space.wait(key, deadline);
+            self.space.wait(key, self.park_deadline(deadline));
         }
         self.space.finish();
         if interrupt.is_some_and(|i| i.take()) {
@@ -588,6 +588,22 @@ impl Shared {
             return Err(AppendError::Timeout);
         }
         Ok(())
+    }
+
+    /// How long a producer blocked for room parks before it looks again. A
+    /// durable log's room can also come from a named cursor's commit in
+    /// another process, which wakes nobody here: re-check every 10 ms.
+    fn park_deadline(&self, deadline: Deadline) -> Deadline {
+        #[cfg(not(fanlog_loom))]
+        if self.store().is_some() {
+            let cap = Deadline::after(std::time::Duration::from_millis(10));
+            return match (deadline, cap) {
+                (Deadline::At(a), Deadline::At(b)) => Deadline::At(a.min(b)),
+                (Deadline::Now, _) => Deadline::Now,
+                (_, c) => c,
+            };
+        }
+        deadline
     }
 
     /// Pins briefly and reclaims for the budget; `true` if that freed room.

@@ -387,9 +387,23 @@ impl Store {
         b.extend_from_slice(&(msg.len() as u32).to_le_bytes());
         b.extend_from_slice(msg);
         let tmp = self.dir.join("closed.tmp");
+        let durable = self.sync != SyncPolicy::None;
         let ok = std::fs::File::create(&tmp)
-            .and_then(|mut f| f.write_all(&b))
-            .and_then(|()| std::fs::rename(&tmp, &path));
+            .and_then(|mut f| {
+                f.write_all(&b)?;
+                if durable {
+                    f.sync_data()?;
+                }
+                Ok(())
+            })
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .and_then(|()| {
+                if durable {
+                    file::sync_dir(&self.dir)
+                } else {
+                    Ok(())
+                }
+            });
         if ok.is_ok() {
             file::publish_closed(tail, final_seq);
         }
@@ -608,6 +622,11 @@ impl Store {
                 }
             },
         };
+        if slot.next().is_none() {
+            // A new name holds retention from where it starts, so a
+            // consumer that dies before its first commit loses nothing.
+            slot.store(cursor.position());
+        }
         cursor.attach_named(handle, lag);
         Ok(cursor)
     }
@@ -740,8 +759,11 @@ impl Log {
     /// when `name` has never committed. If the committed position was
     /// deleted by retention meanwhile, the first read reports
     /// [`RecvError::Lagged`](crate::RecvError::Lagged) with the records
-    /// missed. Retention keeps what a named cursor has not committed (see
-    /// the [store module](crate::store)), also while no process has it open.
+    /// missed. A new name commits its start position at once, so retention
+    /// keeps everything from there even if the consumer dies before its
+    /// first commit. Retention keeps what a named cursor has not committed
+    /// (see the [store module](crate::store)), also while no process has it
+    /// open.
     ///
     /// # Errors
     /// [`StoreError::InvalidName`], [`StoreError::CursorInUse`] (already
