@@ -99,6 +99,11 @@ OPTIONS:
                          (sizes take K/M/G suffixes = KiB/MiB/GiB)
     --max-bytes BYTES    byte budget of the log                   [default: 16M]
     --batch N            records per consumer batch read          [default: 256]
+    --durable            use a durable log (segment files) in a fresh temporary
+                         directory, removed afterwards
+    --dir PATH           use a durable log in PATH (must not exist yet; kept)
+    --sync S             durable sync policy: none | every | <interval> (10ms)
+                         [default: none]
     --quiet              no live progress line
     --inject-fault F     self-test of the verifier: consumer 0 mishandles the
                          record at index 1000 of its stream;
@@ -157,6 +162,8 @@ struct Options {
     batch: usize,
     quiet: bool,
     fault: Option<Fault>,
+    /// Durable log: directory, whether to remove it afterwards, sync policy.
+    durable: Option<(std::path::PathBuf, bool, fanlog::SyncPolicy)>,
 }
 
 fn policy_name(p: OverflowPolicy) -> &'static str {
@@ -237,7 +244,11 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
         batch: 256,
         quiet: false,
         fault: None,
+        durable: None,
     };
+    let mut durable = false;
+    let mut dir = None;
+    let mut sync = fanlog::SyncPolicy::None;
     let mut records = None;
     let mut duration = None;
     let mut slow = None;
@@ -278,6 +289,17 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
             "--max-bytes" => o.max_bytes = parse_bytes(&value(&flag)?)?,
             "--batch" => o.batch = parse_count(&value(&flag)?)? as usize,
             "--quiet" | "-q" => o.quiet = true,
+            "--durable" => durable = true,
+            "--dir" => dir = Some(std::path::PathBuf::from(value(&flag)?)),
+            "--sync" => {
+                let v = value(&flag)?;
+                sync = match v.as_str() {
+                    "none" => fanlog::SyncPolicy::None,
+                    "every" => fanlog::SyncPolicy::EveryBatch,
+                    d => fanlog::SyncPolicy::Interval(parse_duration(d)?),
+                };
+                durable = true;
+            }
             "--inject-fault" => {
                 o.fault = Some(match value(&flag)?.as_str() {
                     "skip" => Fault::Skip,
@@ -294,7 +316,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
             }
             other => return Err(format!("unknown argument `{other}`")),
         }
-        if inline.is_some() && matches!(flag.as_str(), "--slow" | "--no-slow" | "--quiet") {
+        if inline.is_some()
+            && matches!(
+                flag.as_str(),
+                "--slow" | "--no-slow" | "--quiet" | "--durable"
+            )
+        {
             return Err(format!("{flag} takes no value"));
         }
     }
@@ -320,6 +347,18 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
     }
     if o.batch == 0 {
         return Err("--batch must be at least 1".into());
+    }
+    if let Some(d) = dir {
+        if d.exists() {
+            return Err(format!(
+                "--dir {}: already exists (give a path for a new log)",
+                d.display()
+            ));
+        }
+        o.durable = Some((d, false, sync));
+    } else if durable {
+        let d = std::env::temp_dir().join(format!("fanlog-fanout-{}", std::process::id()));
+        o.durable = Some((d, true, sync));
     }
     Ok(Some(o))
 }
@@ -981,27 +1020,48 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let log = match Log::builder()
-        .segment_size(opts.segment_size)
-        .max_bytes(opts.max_bytes)
-        .overflow(opts.policy)
-        .build()
-    {
+    let built = match &opts.durable {
+        None => Log::builder()
+            .segment_size(opts.segment_size)
+            .max_bytes(opts.max_bytes)
+            .overflow(opts.policy)
+            .build()
+            .map_err(|e| e.to_string()),
+        Some((dir, _, sync)) => Log::open(
+            dir,
+            &fanlog::OpenOptions::new()
+                .segment_size(opts.segment_size)
+                .max_bytes(opts.max_bytes)
+                .retain_bytes(0)
+                .overflow(opts.policy)
+                .sync(*sync),
+        )
+        .map_err(|e| e.to_string()),
+    };
+    let log = match built {
         Ok(log) => log,
         Err(e) => {
             eprintln!("fanout: {e}");
             return ExitCode::from(2);
         }
     };
+    if let Some((dir, _, sync)) = &opts.durable {
+        eprintln!("durable log in {} (sync {sync:?})", dir.display());
+    }
     if opts.payload > log.config().max_record_size {
         eprintln!(
-            "fanout: --payload {} exceeds the largest record of this log ({} bytes = segment size - 24)",
+            "fanout: --payload {} exceeds the largest record of this log ({} bytes = segment size - frame header)",
             opts.payload,
             log.config().max_record_size
         );
         return ExitCode::from(2);
     }
-    match run(&opts, &log) {
+    let ok = run(&opts, &log);
+    drop(log);
+    if let Some((dir, true, _)) = &opts.durable {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    match ok {
         true => ExitCode::SUCCESS,
         false => ExitCode::FAILURE,
     }
