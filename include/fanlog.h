@@ -88,6 +88,30 @@
 // Cursor start: the given sequence number.
 #define FANLOG_START_AT 2
 
+// Sync policy: never on its own; `fanlog_log_flush` syncs on demand.
+// Survives process crashes (default).
+#define FANLOG_SYNC_NONE 0
+
+// Sync policy: a background thread flushes every `sync_interval_ns`.
+#define FANLOG_SYNC_INTERVAL 1
+
+// Sync policy: every append (and batch) is on disk before it returns.
+#define FANLOG_SYNC_EVERY_BATCH 2
+
+// Recovery check: scan frames from the last checkpoint (fast open);
+// older frames are CRC-checked when a cursor reads them (default).
+#define FANLOG_VERIFY_FROM_CHECKPOINT 0
+
+// Recovery check: scan and CRC-check every frame of every segment.
+#define FANLOG_VERIFY_ALL 1
+
+// `fanlog_log_recovery_text`: the file where a torn tail was cut.
+#define FANLOG_RECOVERY_TRUNCATED_PATH 0
+
+// `fanlog_log_recovery_text`: read-only opens: the corruption found
+// before the checkpoint (file and offset in the text).
+#define FANLOG_RECOVERY_CORRUPTION 1
+
 // Status code returned by every fallible function. The values are fixed
 // and never reused.
 enum fanlog_status
@@ -124,6 +148,21 @@ enum fanlog_status
   FANLOG_READ_ONLY = 11,
   // Durable logs: a record (or file) is damaged on disk.
   FANLOG_CORRUPT = 12,
+  // Durable logs: another process (or another handle in this process)
+  // has the log open for writing.
+  FANLOG_LOCKED = 13,
+  // The operation needs a durable log (one from `fanlog_log_open`).
+  FANLOG_NOT_DURABLE = 14,
+  // Durable logs: the operation needs a named cursor
+  // (`fanlog_log_cursor_named`).
+  FANLOG_NOT_NAMED = 15,
+  // Durable logs: a commit named a record the cursor has not read yet.
+  FANLOG_NOT_READ = 16,
+  // Durable logs: a cursor of that name is open already in this process.
+  FANLOG_CURSOR_IN_USE = 17,
+  // Durable logs: the directory does not hold a log this build can open
+  // as asked (not a fanlog log, another segment size, version).
+  FANLOG_FORMAT = 18,
   // A required pointer argument was NULL.
   FANLOG_NULL_ARGUMENT = 20,
   // An argument is out of range (policy, option, size...).
@@ -135,6 +174,9 @@ enum fanlog_status
   FANLOG_BUSY = 23,
   // The operating system refused (memory, file descriptors).
   FANLOG_OS_ERROR = 30,
+  // Durable logs: a file operation failed (missing directory,
+  // permissions, no space left on device...).
+  FANLOG_IO_ERROR = 31,
   // A bug: a panic was caught at the boundary; the object was closed.
   FANLOG_PANIC = 99,
 };
@@ -146,15 +188,18 @@ typedef uint32_t fanlog_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// One reader's position in a log (opaque). Create with `fanlog_cursor_new`,
-// release with `fanlog_cursor_free`. A cursor is single-consumer: reads from
+// One reader's position in a log (opaque). Create with `fanlog_cursor_new`
+// (or `fanlog_log_cursor_named` on a durable log), release with `fanlog_cursor_free`. A cursor is single-consumer: reads from
 // two threads at once return `FANLOG_BUSY` for one of them.
 // `fanlog_cursor_interrupt` may be called from any thread at any time.
 //
 // Methods: `fanlog_cursor_next`, `fanlog_cursor_next_batch`,
 // `fanlog_cursor_next_copy`, `fanlog_cursor_interrupt`,
 // `fanlog_cursor_readiness_fd`, `fanlog_cursor_get_stats`,
-// `fanlog_cursor_close_status`, `fanlog_cursor_free`.
+// `fanlog_cursor_close_status`, `fanlog_cursor_free`; on durable logs also
+// `fanlog_cursor_corruption` and, for named cursors,
+// `fanlog_cursor_commit`, `fanlog_cursor_commit_position`,
+// `fanlog_cursor_committed`, `fanlog_cursor_set_auto_commit`.
 typedef struct fanlog_cursor fanlog_cursor;
 
 // An event hub (opaque): publishes events to every subscription whose
@@ -170,7 +215,8 @@ typedef struct fanlog_cursor fanlog_cursor;
 // `fanlog_hub_close_status`, `fanlog_hub_get_stats`.
 typedef struct fanlog_hub fanlog_hub;
 
-// A broadcast log (opaque). Create with `fanlog_log_new`, release with
+// A broadcast log (opaque). Create with `fanlog_log_new` (in memory) or
+// `fanlog_log_open` (durable, in a directory), release with
 // `fanlog_log_free`. Thread-safe: every function may be called from any
 // thread concurrently, except `fanlog_log_free`, which must be the last
 // call on the handle. Producers and cursors keep the log's memory alive, so
@@ -178,7 +224,10 @@ typedef struct fanlog_hub fanlog_hub;
 //
 // Methods: `fanlog_log_new`, `fanlog_log_free`, `fanlog_log_append`,
 // `fanlog_log_append_batch`, `fanlog_log_close`, `fanlog_log_close_status`,
-// `fanlog_log_get_stats`, `fanlog_producer_new`, `fanlog_cursor_new`.
+// `fanlog_log_get_stats`, `fanlog_producer_new`, `fanlog_cursor_new`;
+// durable logs also `fanlog_log_open`, `fanlog_log_flush`,
+// `fanlog_log_recovery`, `fanlog_log_recovery_text`,
+// `fanlog_log_cursor_named`, `fanlog_log_remove_cursor`.
 typedef struct fanlog_log fanlog_log;
 
 // An appending handle of a log (opaque), with its own interrupt. Create
@@ -407,6 +456,89 @@ typedef struct fanlog_cursor_stats {
   // Last time records were returned (ns since the Unix epoch, coarse).
   uint64_t last_read_ns;
 } fanlog_cursor_stats;
+
+// Options of `fanlog_log_open`. Always initialize with
+// `fanlog_open_options_init`, then change fields. Every choice is a plain
+// integer, validated by `fanlog_log_open` (`FANLOG_INVALID_ARGUMENT` and a
+// message for a bad one).
+typedef struct fanlog_open_options {
+  // Bytes of frames per segment file: a power of two from 256 B to
+  // 128 MiB. 0 (default): the existing log's size, or 1 MiB for a new
+  // log. A non-zero size that differs from an existing log's is an error.
+  size_t segment_size;
+  // Byte budget of segment files, at least two segments. 0 (default):
+  // 64 segments.
+  size_t max_bytes;
+  // History kept when no cursor needs it, in bytes, at most `max_bytes`.
+  // `SIZE_MAX` (default): as much as `max_bytes`.
+  size_t retain_bytes;
+  // Largest payload, at most `segment_size - 32`; 0 (default) means that
+  // maximum.
+  size_t max_record_size;
+  // `FANLOG_OVERFLOW_*` (default `FANLOG_OVERFLOW_BLOCK`). Read-only
+  // opens always drop the oldest segment (the writer decides retention).
+  uint32_t overflow;
+  // `FANLOG_WAIT_*` (default `FANLOG_WAIT_SPIN_THEN_PARK`).
+  uint32_t wait_strategy;
+  // `FANLOG_TIMESTAMPS_*` (default `FANLOG_TIMESTAMPS_COARSE`).
+  uint32_t timestamps;
+  // `FANLOG_SYNC_*` (default `FANLOG_SYNC_NONE`).
+  uint32_t sync;
+  // With `FANLOG_SYNC_INTERVAL`: the flush interval in ns (must be
+  // non-zero then; ignored otherwise; default 0).
+  uint64_t sync_interval_ns;
+  // `FANLOG_VERIFY_*` (default `FANLOG_VERIFY_FROM_CHECKPOINT`).
+  uint32_t verify;
+  // 1: open read-only, to tail a log another handle or process writes
+  // (appends fail with `FANLOG_READ_ONLY`); 0 (default): open for
+  // writing (one writer per directory). Other values are invalid.
+  uint32_t read_only;
+  // 1 (default): create the directory and an empty log if missing
+  // (ignored for read-only opens); 0: fail instead. Other values are
+  // invalid.
+  uint32_t create;
+  // Delete sealed segments older than this (ns), even if named cursors
+  // have not committed them; 0 (default): no age limit.
+  uint64_t max_age_ns;
+  // Read-only opens: how often to look for the writer's progress, in ns
+  // (default 1 ms; values below 10 µs are raised to 10 µs).
+  uint64_t poll_interval_ns;
+} fanlog_open_options;
+
+// What recovery found when a durable log was opened (see
+// `fanlog_log_recovery`). Texts (the truncated file, corruption found by
+// a read-only open) are read with `fanlog_log_recovery_text`.
+typedef struct fanlog_recovery {
+  // Oldest sequence number retained.
+  uint64_t first_seq;
+  // Next sequence number to be appended.
+  uint64_t next_seq;
+  // The sequence number of the checkpoint the scan started from (valid
+  // when `has_checkpoint` is 1).
+  uint64_t checkpoint_seq;
+  // Frames scanned and CRC-checked.
+  uint64_t scanned_records;
+  // Bytes of frames scanned.
+  uint64_t scanned_bytes;
+  // Committed-looking frames cut with a torn tail.
+  uint64_t dropped_records;
+  // Bytes cut with a torn tail (frames and partial writes).
+  uint64_t dropped_bytes;
+  // Byte offset in the truncated file where the torn tail was cut
+  // (valid when `truncated` is 1).
+  uint64_t truncated_offset;
+  // How long recovery took, in ns.
+  uint64_t elapsed_ns;
+  // Segment files kept.
+  size_t segments;
+  // 1 if the scan started from a checkpoint.
+  uint32_t has_checkpoint;
+  // 1 if a torn tail was cut (see `FANLOG_RECOVERY_TRUNCATED_PATH`).
+  uint32_t truncated;
+  // 1 if a read-only open found corruption before the checkpoint (see
+  // `FANLOG_RECOVERY_CORRUPTION`); cursors get `FANLOG_CORRUPT` there.
+  uint32_t corrupt;
+} fanlog_recovery;
 
 #ifdef __cplusplus
 extern "C" {
@@ -856,8 +988,10 @@ void fanlog_cursor_free(struct fanlog_cursor *cursor);
 // `FANLOG_INTERRUPTED`, `FANLOG_LAGGED` (then `*out_missed`, which may be
 // NULL, receives how many records were missed; call again to continue at
 // the oldest retained record), `FANLOG_CLOSED` (everything was read; see
-// `fanlog_cursor_close_status`), `FANLOG_BUSY`. Single-consumer; blocks
-// as described.
+// `fanlog_cursor_close_status`), `FANLOG_BUSY`; on durable logs
+// `FANLOG_CORRUPT` (the next record is damaged on disk; every record
+// before it was returned; see `fanlog_cursor_corruption`). Single-consumer;
+// blocks as described.
 //
 // # Safety
 // `cursor` is a live handle; `out` writable; `out_missed` NULL or writable.
@@ -1038,6 +1172,214 @@ fanlog_status fanlog_snapshot_ref_data(const struct fanlog_snapshot_ref *snapsho
 // `snapshot_ref` is NULL or a handle from `fanlog_snapshot_load` or
 // `fanlog_snapshot_wait_newer`.
 void fanlog_snapshot_ref_release(struct fanlog_snapshot_ref *snapshot_ref);
+
+// Fills `*out` with the default options of `fanlog_log_open` (see each
+// field of `fanlog_open_options`).
+//
+// Returns `FANLOG_NULL_ARGUMENT` if `out` is NULL. Thread-safe, never
+// blocks.
+//
+// # Safety
+// `out` is NULL or valid for writing one `fanlog_open_options`.
+fanlog_status fanlog_open_options_init(struct fanlog_open_options *out);
+
+// Opens (or creates) the durable log in directory `dir`: segments are
+// preallocated files mapped with `MAP_SHARED`, recovered on open (see
+// `fanlog_log_recovery`). `options` may be NULL for the defaults (see
+// `fanlog_open_options_init`). On success `*out` receives a log handle the
+// caller owns; every `fanlog_log_*` function works on it, and it is
+// released with `fanlog_log_free`. Freeing it without `fanlog_log_close`
+// leaves the log open for the next open, as after a crash (nothing is
+// lost: see `fanlog_log_flush`); the directory stays locked for writing
+// until the handle and every producer and cursor of it are freed.
+//
+// `err` (may be NULL) receives, only when the call fails, a NUL-terminated
+// message of at most `err_cap` bytes (cut to fit) saying what is wrong:
+// the file and byte offset for `FANLOG_CORRUPT`, the lock file for
+// `FANLOG_LOCKED`, the path and system error for `FANLOG_IO_ERROR`, the
+// option for `FANLOG_INVALID_ARGUMENT`. 512 bytes plus the length of `dir`
+// is always enough.
+//
+// Returns `FANLOG_NULL_ARGUMENT` (`dir` or `out` NULL),
+// `FANLOG_INVALID_ARGUMENT` (bad option, empty `dir`), `FANLOG_LOCKED`
+// (another handle or process has it open for writing), `FANLOG_CORRUPT`
+// (synced data is damaged; open read-only to read the records before it),
+// `FANLOG_FORMAT` (not a fanlog log, or another segment size than asked),
+// `FANLOG_IO_ERROR` (missing directory with `create` 0, permissions, no
+// space). Thread-safe; blocks for the file system work of recovery.
+//
+// # Safety
+// `dir` is NULL or a NUL-terminated path; `options` is NULL or points to
+// a valid `fanlog_open_options`; `out` is NULL or valid for writing a
+// pointer; `err` is NULL or valid for writing `err_cap` bytes. None is
+// kept after the call.
+fanlog_status fanlog_log_open(const char *dir,
+                              const struct fanlog_open_options *options,
+                              struct fanlog_log **out,
+                              char *err,
+                              size_t err_cap);
+
+// Returns once every record appended to `log` before the call is on disk
+// (`msync` of the written pages, `fsync` of the directory for new files
+// and of the named cursors' files, then a checkpoint that makes the next
+// open fast).
+//
+// Returns `FANLOG_NOT_DURABLE` (not from `fanlog_log_open`),
+// `FANLOG_READ_ONLY`, `FANLOG_IO_ERROR`. Thread-safe (concurrent flushes
+// are serialized); blocks for the disk writes.
+//
+// # Safety
+// `log` is a live handle.
+fanlog_status fanlog_log_flush(const struct fanlog_log *log);
+
+// Fills `*out` with what recovery found when the durable `log` was opened.
+//
+// Returns `FANLOG_NOT_DURABLE` for a log from `fanlog_log_new`,
+// `FANLOG_NULL_ARGUMENT` if `out` is NULL. Thread-safe, never blocks.
+//
+// # Safety
+// `log` is a live handle; `out` is NULL or valid for writing one
+// `fanlog_recovery`.
+fanlog_status fanlog_log_recovery(const struct fanlog_log *log, struct fanlog_recovery *out);
+
+// Copies a text of the recovery report, NUL-terminated, into `buf` of
+// `cap` bytes: `what` is `FANLOG_RECOVERY_TRUNCATED_PATH` (the file where
+// a torn tail was cut) or `FANLOG_RECOVERY_CORRUPTION` (corruption a
+// read-only open found). `buf` may be NULL with `cap` 0 to ask only the
+// length. `*out_len` (may be NULL) receives the length without the NUL,
+// also when `FANLOG_BUFFER_TOO_SMALL` is returned.
+//
+// Returns `FANLOG_EMPTY` if there is no such text (nothing was cut, no
+// corruption), `FANLOG_NOT_DURABLE`, `FANLOG_INVALID_ARGUMENT` for an
+// unknown `what`. Thread-safe, never blocks.
+//
+// # Safety
+// `log` is a live handle; `buf` is NULL or writable for `cap` bytes;
+// `out_len` is NULL or writable.
+fanlog_status fanlog_log_recovery_text(const struct fanlog_log *log,
+                                       uint32_t what,
+                                       char *buf,
+                                       size_t cap,
+                                       size_t *out_len);
+
+// Creates a named cursor on the durable `log`: it resumes from the
+// position last committed under `name` (by this or an earlier run; see
+// `fanlog_cursor_commit`). `start` and `seq` (as for `fanlog_cursor_new`)
+// apply only when `name` is new (then that start is committed at once,
+// so the name holds retention from there). If the committed position
+// was deleted by retention meanwhile, the first read returns
+// `FANLOG_LAGGED` with the records missed. `*out` receives a cursor handle
+// the caller owns (release with `fanlog_cursor_free`); every
+// `fanlog_cursor_*` function works on it. Retention keeps what a named
+// cursor has not committed, also while no cursor of that name is open.
+//
+// `name` is 1-128 characters of `[A-Za-z0-9._-]`, not starting with `.`
+// (copied; not kept).
+//
+// Returns `FANLOG_INVALID_ARGUMENT` (bad name or `start`),
+// `FANLOG_CURSOR_IN_USE` (a cursor of this name is open in this process),
+// `FANLOG_EVICTED` / `FANLOG_FUTURE` (as for `fanlog_cursor_new`),
+// `FANLOG_NOT_DURABLE`, `FANLOG_IO_ERROR`. Thread-safe.
+//
+// # Safety
+// `log` is a live handle; `name` is NULL or a NUL-terminated string; `out`
+// is NULL or writable.
+fanlog_status fanlog_log_cursor_named(const struct fanlog_log *log,
+                                      const char *name,
+                                      uint32_t start,
+                                      uint64_t seq,
+                                      struct fanlog_cursor **out);
+
+// Deletes the named cursor `name` of the durable `log`: its committed
+// position is forgotten and no longer holds retention. `*out_removed`
+// (may be NULL) receives `true` if it existed, `false` if there was none
+// (which is not an error).
+//
+// Returns `FANLOG_CURSOR_IN_USE` (a cursor of this name is open),
+// `FANLOG_INVALID_ARGUMENT` (bad name), `FANLOG_NOT_DURABLE`,
+// `FANLOG_IO_ERROR`. Thread-safe.
+//
+// # Safety
+// `log` is a live handle; `name` is NULL or a NUL-terminated string;
+// `out_removed` is NULL or writable.
+fanlog_status fanlog_log_remove_cursor(const struct fanlog_log *log,
+                                       const char *name,
+                                       bool *out_removed);
+
+// Named cursors: records that everything up to and including `seq` is
+// processed; a cursor opened later under the same name resumes at
+// `seq + 1`. One store into a shared mapping: it survives a crash of the
+// process at once, and power loss after the next `fanlog_log_flush` (or
+// sync interval). Committing backwards is allowed.
+//
+// Returns `FANLOG_NOT_NAMED` (a cursor from `fanlog_cursor_new`),
+// `FANLOG_NOT_READ` (`seq` is at or past the cursor's position: it was
+// not returned yet), `FANLOG_BUSY`. Single-consumer (like reads); never
+// blocks. Record pointers returned by earlier reads stay valid.
+//
+// # Safety
+// `cursor` is a live handle.
+fanlog_status fanlog_cursor_commit(const struct fanlog_cursor *cursor, uint64_t seq);
+
+// Named cursors: commits every record returned so far (up to the
+// cursor's position - 1), as `fanlog_cursor_commit`.
+//
+// Returns `FANLOG_NOT_NAMED`, `FANLOG_BUSY`. Single-consumer; never
+// blocks.
+//
+// # Safety
+// `cursor` is a live handle.
+fanlog_status fanlog_cursor_commit_position(const struct fanlog_cursor *cursor);
+
+// Named cursors: writes to `*out` the committed position (the next
+// sequence number a cursor opened under this name would read).
+//
+// A new name commits its start position when its first cursor opens (so
+// that a consumer that dies before its first commit loses nothing).
+//
+// Returns `FANLOG_EMPTY` if nothing is committed under this name,
+// `FANLOG_NOT_NAMED`, `FANLOG_NULL_ARGUMENT`, `FANLOG_BUSY`.
+// Single-consumer; never blocks.
+//
+// # Safety
+// `cursor` is a live handle; `out` is NULL or writable.
+fanlog_status fanlog_cursor_committed(const struct fanlog_cursor *cursor, uint64_t *out);
+
+// Named cursors: turns automatic commits on (`on` true) or off (the
+// default). With them on, each read first commits every record returned
+// by earlier reads, and `fanlog_cursor_free` commits everything returned:
+// at-least-once delivery, a record is committed once you ask for the next
+// one.
+//
+// Returns `FANLOG_NOT_NAMED`, `FANLOG_BUSY`. Single-consumer; never
+// blocks.
+//
+// # Safety
+// `cursor` is a live handle.
+fanlog_status fanlog_cursor_set_auto_commit(const struct fanlog_cursor *cursor, bool on);
+
+// Describes the damaged record behind the most recent `FANLOG_CORRUPT`
+// this cursor's reads returned: `*out_seq` (may be NULL) receives its
+// sequence number (every record before it was delivered; the cursor stays
+// there, so reads keep returning `FANLOG_CORRUPT`), and the detail (file,
+// byte offset, what is wrong) is copied NUL-terminated into `buf` of
+// `cap` bytes (`buf` may be NULL with `cap` 0 to ask only the length).
+// `*out_len` (may be NULL) receives the detail's length without the NUL,
+// also when `FANLOG_BUFFER_TOO_SMALL` is returned (then `*out_seq` is not
+// written).
+//
+// Returns `FANLOG_EMPTY` if no read of this cursor returned
+// `FANLOG_CORRUPT`. Thread-safe: may be called while another thread reads
+// (it then describes the latest report); never blocks.
+//
+// # Safety
+// `cursor` is a live handle; `out_seq` and `out_len` are NULL or
+// writable; `buf` is NULL or writable for `cap` bytes.
+fanlog_status fanlog_cursor_corruption(const struct fanlog_cursor *cursor,
+                                       uint64_t *out_seq,
+                                       char *buf,
+                                       size_t cap,
+                                       size_t *out_len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -107,6 +107,11 @@ fn c_snapshot_api() {
 }
 
 #[test]
+fn c_store_api() {
+    run_c_test("test_store_api");
+}
+
+#[test]
 fn header_compiles_as_c11_and_cxx17() {
     let dir = out_dir();
     let c = dir.join("header.c");

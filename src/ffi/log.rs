@@ -10,8 +10,10 @@ use crate::{
 };
 use std::ffi::{c_char, c_int, CStr};
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
-/// A broadcast log (opaque). Create with `fanlog_log_new`, release with
+/// A broadcast log (opaque). Create with `fanlog_log_new` (in memory) or
+/// `fanlog_log_open` (durable, in a directory), release with
 /// `fanlog_log_free`. Thread-safe: every function may be called from any
 /// thread concurrently, except `fanlog_log_free`, which must be the last
 /// call on the handle. Producers and cursors keep the log's memory alive, so
@@ -19,7 +21,10 @@ use std::sync::atomic::AtomicBool;
 ///
 /// Methods: `fanlog_log_new`, `fanlog_log_free`, `fanlog_log_append`,
 /// `fanlog_log_append_batch`, `fanlog_log_close`, `fanlog_log_close_status`,
-/// `fanlog_log_get_stats`, `fanlog_producer_new`, `fanlog_cursor_new`.
+/// `fanlog_log_get_stats`, `fanlog_producer_new`, `fanlog_cursor_new`;
+/// durable logs also `fanlog_log_open`, `fanlog_log_flush`,
+/// `fanlog_log_recovery`, `fanlog_log_recovery_text`,
+/// `fanlog_log_cursor_named`, `fanlog_log_remove_cursor`.
 pub struct fanlog_log {
     _opaque: [u8; 0],
 }
@@ -34,21 +39,24 @@ pub struct fanlog_producer {
     _opaque: [u8; 0],
 }
 
-/// One reader's position in a log (opaque). Create with `fanlog_cursor_new`,
-/// release with `fanlog_cursor_free`. A cursor is single-consumer: reads from
+/// One reader's position in a log (opaque). Create with `fanlog_cursor_new`
+/// (or `fanlog_log_cursor_named` on a durable log), release with `fanlog_cursor_free`. A cursor is single-consumer: reads from
 /// two threads at once return `FANLOG_BUSY` for one of them.
 /// `fanlog_cursor_interrupt` may be called from any thread at any time.
 ///
 /// Methods: `fanlog_cursor_next`, `fanlog_cursor_next_batch`,
 /// `fanlog_cursor_next_copy`, `fanlog_cursor_interrupt`,
 /// `fanlog_cursor_readiness_fd`, `fanlog_cursor_get_stats`,
-/// `fanlog_cursor_close_status`, `fanlog_cursor_free`.
+/// `fanlog_cursor_close_status`, `fanlog_cursor_free`; on durable logs also
+/// `fanlog_cursor_corruption` and, for named cursors,
+/// `fanlog_cursor_commit`, `fanlog_cursor_commit_position`,
+/// `fanlog_cursor_committed`, `fanlog_cursor_set_auto_commit`.
 pub struct fanlog_cursor {
     _opaque: [u8; 0],
 }
 
 pub(crate) struct LogInner {
-    log: Log,
+    pub(crate) log: Log,
     producer: Producer,
 }
 
@@ -64,6 +72,10 @@ pub(crate) struct CursorInner {
     waker: Waker,
     log: Log,
     cursor: std::cell::UnsafeCell<Cursor>,
+    /// Durable logs: the damaged record the last `FANLOG_CORRUPT` read
+    /// reported (sequence number, file/offset/reason), for
+    /// `fanlog_cursor_corruption`.
+    corrupt: Mutex<Option<(u64, Arc<str>)>>,
 }
 
 // SAFETY: `cursor` is only accessed by the thread that holds `busy`.
@@ -236,24 +248,50 @@ pub unsafe extern "C" fn fanlog_log_options_default(out: *mut fanlog_log_options
     )
 }
 
+/// The overflow policy for a `FANLOG_OVERFLOW_*` value.
+pub(crate) fn overflow_from(v: u32) -> Option<OverflowPolicy> {
+    match v {
+        FANLOG_OVERFLOW_BLOCK => Some(OverflowPolicy::Block),
+        FANLOG_OVERFLOW_DROP_OLDEST => Some(OverflowPolicy::DropOldest),
+        FANLOG_OVERFLOW_REJECT => Some(OverflowPolicy::Reject),
+        _ => None,
+    }
+}
+
+/// The wait strategy for a `FANLOG_WAIT_*` value.
+pub(crate) fn wait_from(v: u32) -> Option<WaitStrategy> {
+    match v {
+        FANLOG_WAIT_SPIN_THEN_PARK => Some(WaitStrategy::SpinThenPark),
+        FANLOG_WAIT_SPIN => Some(WaitStrategy::Spin),
+        _ => None,
+    }
+}
+
+/// The clock for a `FANLOG_TIMESTAMPS_*` value.
+pub(crate) fn timestamps_from(v: u32) -> Option<Timestamps> {
+    match v {
+        FANLOG_TIMESTAMPS_COARSE => Some(Timestamps::Coarse),
+        FANLOG_TIMESTAMPS_PRECISE => Some(Timestamps::Precise),
+        FANLOG_TIMESTAMPS_OFF => Some(Timestamps::Off),
+        _ => None,
+    }
+}
+
+/// The start position for a `FANLOG_START_*` value (and `seq` for
+/// `FANLOG_START_AT`).
+pub(crate) fn start_from(v: u32, seq: u64) -> Option<Start> {
+    match v {
+        FANLOG_START_EARLIEST => Some(Start::Earliest),
+        FANLOG_START_LATEST => Some(Start::Latest),
+        FANLOG_START_AT => Some(Start::At(seq)),
+        _ => None,
+    }
+}
+
 fn builder_from(o: &fanlog_log_options) -> Result<crate::LogBuilder, fanlog_status> {
-    let overflow = match o.overflow {
-        FANLOG_OVERFLOW_BLOCK => OverflowPolicy::Block,
-        FANLOG_OVERFLOW_DROP_OLDEST => OverflowPolicy::DropOldest,
-        FANLOG_OVERFLOW_REJECT => OverflowPolicy::Reject,
-        _ => return Err(FANLOG_INVALID_ARGUMENT),
-    };
-    let wait = match o.wait_strategy {
-        FANLOG_WAIT_SPIN_THEN_PARK => WaitStrategy::SpinThenPark,
-        FANLOG_WAIT_SPIN => WaitStrategy::Spin,
-        _ => return Err(FANLOG_INVALID_ARGUMENT),
-    };
-    let timestamps = match o.timestamps {
-        FANLOG_TIMESTAMPS_COARSE => Timestamps::Coarse,
-        FANLOG_TIMESTAMPS_PRECISE => Timestamps::Precise,
-        FANLOG_TIMESTAMPS_OFF => Timestamps::Off,
-        _ => return Err(FANLOG_INVALID_ARGUMENT),
-    };
+    let overflow = overflow_from(o.overflow).ok_or(FANLOG_INVALID_ARGUMENT)?;
+    let wait = wait_from(o.wait_strategy).ok_or(FANLOG_INVALID_ARGUMENT)?;
+    let timestamps = timestamps_from(o.timestamps).ok_or(FANLOG_INVALID_ARGUMENT)?;
     let mut b = Log::builder()
         .segment_size(o.segment_size)
         .max_bytes(o.max_bytes)
@@ -303,10 +341,8 @@ pub unsafe extern "C" fn fanlog_log_new(
                 };
                 let config = builder.config().map_err(|_| FANLOG_INVALID_ARGUMENT)?;
                 let log = Log::from_config(config).map_err(|_| FANLOG_OS_ERROR)?;
-                let producer = log.producer();
-                let h = handle::new_handle(LogInner { log, producer });
                 // SAFETY: `out` is non-null and valid per the contract.
-                unsafe { out.write(h.cast()) };
+                unsafe { out.write(new_log_handle(log)) };
                 Ok(())
             })())
         },
@@ -332,7 +368,18 @@ pub unsafe extern "C" fn fanlog_log_free(log: *mut fanlog_log) {
     );
 }
 
-unsafe fn log_ref<'a>(log: *const fanlog_log) -> Result<&'a LogInner, fanlog_status> {
+/// A new log handle over `log` (owned by the caller, freed with
+/// `fanlog_log_free`).
+pub(crate) fn new_log_handle(log: Log) -> *mut fanlog_log {
+    let producer = log.producer();
+    handle::new_handle(LogInner { log, producer }).cast()
+}
+
+/// Checks a log handle.
+///
+/// # Safety
+/// As for [`handle::check`].
+pub(crate) unsafe fn log_ref<'a>(log: *const fanlog_log) -> Result<&'a LogInner, fanlog_status> {
     // SAFETY: forwarded contract of the calling export.
     unsafe { handle::check::<LogInner>(log.cast::<Tagged<LogInner>>()) }
 }
@@ -802,23 +849,13 @@ pub unsafe extern "C" fn fanlog_cursor_new(
     }
     guard(
         || {
-            let start = match start {
-                FANLOG_START_EARLIEST => Start::Earliest,
-                FANLOG_START_LATEST => Start::Latest,
-                FANLOG_START_AT => Start::At(seq),
-                _ => return FANLOG_INVALID_ARGUMENT,
+            let Some(start) = start_from(start, seq) else {
+                return FANLOG_INVALID_ARGUMENT;
             };
             match h.log.cursor(start) {
                 Ok(cursor) => {
-                    let waker = cursor.waker();
-                    let c = handle::new_handle(CursorInner {
-                        busy: AtomicBool::new(false),
-                        waker,
-                        log: h.log.clone(),
-                        cursor: std::cell::UnsafeCell::new(cursor),
-                    });
                     // SAFETY: non-null, writable.
-                    unsafe { out.write(c.cast()) };
+                    unsafe { out.write(new_cursor_handle(&h.log, cursor)) };
                     FANLOG_OK
                 }
                 Err(StartError::Evicted { .. }) => FANLOG_EVICTED,
@@ -848,10 +885,28 @@ pub unsafe extern "C" fn fanlog_cursor_free(cursor: *mut fanlog_cursor) {
     );
 }
 
-/// Runs `f` with exclusive access to the cursor (single-consumer guard).
-unsafe fn with_cursor(
+/// A new cursor handle over `cursor` of `log` (owned by the caller, freed
+/// with `fanlog_cursor_free`).
+pub(crate) fn new_cursor_handle(log: &Log, cursor: Cursor) -> *mut fanlog_cursor {
+    let waker = cursor.waker();
+    handle::new_handle(CursorInner {
+        busy: AtomicBool::new(false),
+        waker,
+        log: log.clone(),
+        cursor: std::cell::UnsafeCell::new(cursor),
+        corrupt: Mutex::new(None),
+    })
+    .cast()
+}
+
+/// Runs `f` with exclusive access to the cursor (single-consumer guard);
+/// `f` also gets the handle's other state.
+///
+/// # Safety
+/// `cursor` is NULL or a cursor handle (see [`handle::check`]).
+pub(crate) unsafe fn with_cursor(
     cursor: *const fanlog_cursor,
-    f: impl FnOnce(&mut Cursor) -> fanlog_status,
+    f: impl FnOnce(&mut Cursor, &CursorInner) -> fanlog_status,
 ) -> fanlog_status {
     // SAFETY: forwarded contract of the calling export.
     let h = match unsafe { handle::check::<CursorInner>(cursor.cast::<Tagged<CursorInner>>()) } {
@@ -865,7 +920,7 @@ unsafe fn with_cursor(
     }
     let r = guard(
         // SAFETY: `busy` gives this call exclusive access to the cursor.
-        || f(unsafe { &mut *h.cursor.get() }),
+        || f(unsafe { &mut *h.cursor.get() }, h),
         || poison_log(&h.log),
     );
     // Release: publishes our changes to the next call.
@@ -890,13 +945,29 @@ fn fill(out: *mut fanlog_record, r: &crate::Record<'_>) {
     };
 }
 
-fn read_error(e: &RecvError, out_missed: *mut u64) -> fanlog_status {
+fn read_error(h: &CursorInner, e: &RecvError, out_missed: *mut u64) -> fanlog_status {
     let (s, missed) = recv_status(e);
-    if s == FANLOG_LAGGED {
-        // SAFETY: the exports' contract: NULL or writable.
-        unsafe { write_opt(out_missed, missed) };
+    match e {
+        RecvError::Lagged { .. } => {
+            // SAFETY: the exports' contract: NULL or writable.
+            unsafe { write_opt(out_missed, missed) };
+        }
+        RecvError::Corrupt { seq, detail } => {
+            *h.corrupt.lock().unwrap_or_else(|p| p.into_inner()) = Some((*seq, detail.clone()));
+        }
+        _ => {}
     }
     s
+}
+
+impl CursorInner {
+    /// The last corruption a read reported, if any.
+    pub(crate) fn corruption(&self) -> Option<(u64, Arc<str>)> {
+        self.corrupt
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 /// Reads the next record, waiting up to `timeout_ns` (0 = don't wait,
@@ -908,8 +979,10 @@ fn read_error(e: &RecvError, out_missed: *mut u64) -> fanlog_status {
 /// `FANLOG_INTERRUPTED`, `FANLOG_LAGGED` (then `*out_missed`, which may be
 /// NULL, receives how many records were missed; call again to continue at
 /// the oldest retained record), `FANLOG_CLOSED` (everything was read; see
-/// `fanlog_cursor_close_status`), `FANLOG_BUSY`. Single-consumer; blocks
-/// as described.
+/// `fanlog_cursor_close_status`), `FANLOG_BUSY`; on durable logs
+/// `FANLOG_CORRUPT` (the next record is damaged on disk; every record
+/// before it was returned; see `fanlog_cursor_corruption`). Single-consumer;
+/// blocks as described.
 ///
 /// # Safety
 /// `cursor` is a live handle; `out` writable; `out_missed` NULL or writable.
@@ -925,7 +998,7 @@ pub unsafe extern "C" fn fanlog_cursor_next(
     }
     // SAFETY: per the contract.
     unsafe {
-        with_cursor(cursor, |c| {
+        with_cursor(cursor, |c, h| {
             match c.next_batch_deadline(1, deadline(timeout_ns)) {
                 Ok(mut batch) => match batch.next() {
                     Some(r) => {
@@ -934,7 +1007,7 @@ pub unsafe extern "C" fn fanlog_cursor_next(
                     }
                     None => FANLOG_EMPTY,
                 },
-                Err(e) => read_error(&e, out_missed),
+                Err(e) => read_error(h, &e, out_missed),
             }
         })
     }
@@ -966,7 +1039,7 @@ pub unsafe extern "C" fn fanlog_cursor_next_batch(
     }
     // SAFETY: per the contract.
     unsafe {
-        with_cursor(cursor, |c| {
+        with_cursor(cursor, |c, h| {
             match c.next_batch_deadline(cap, deadline(timeout_ns)) {
                 Ok(batch) => {
                     let mut n = 0;
@@ -978,7 +1051,7 @@ pub unsafe extern "C" fn fanlog_cursor_next_batch(
                     out_count.write(n);
                     FANLOG_OK
                 }
-                Err(e) => read_error(&e, out_missed),
+                Err(e) => read_error(h, &e, out_missed),
             }
         })
     }
@@ -1009,9 +1082,9 @@ pub unsafe extern "C" fn fanlog_cursor_next_copy(
     }
     // SAFETY: per the contract.
     unsafe {
-        with_cursor(cursor, |c| {
+        with_cursor(cursor, |c, h| {
             if let Err(e) = c.wait_for(deadline(timeout_ns)) {
-                return read_error(&e, out_missed);
+                return read_error(h, &e, out_missed);
             }
             let Some(r) = c.peek() else {
                 return FANLOG_EMPTY;
@@ -1078,7 +1151,7 @@ pub unsafe extern "C" fn fanlog_cursor_readiness_fd(
     }
     // SAFETY: per the contract.
     unsafe {
-        with_cursor(cursor, |c| match c.readiness_fd() {
+        with_cursor(cursor, |c, _| match c.readiness_fd() {
             Ok(fd) => {
                 out_fd.write(fd);
                 FANLOG_OK
@@ -1102,7 +1175,7 @@ pub unsafe extern "C" fn fanlog_cursor_get_stats(
     }
     // SAFETY: per the contract.
     unsafe {
-        with_cursor(cursor, |c| {
+        with_cursor(cursor, |c, _| {
             let s = c.stats();
             out.write(fanlog_cursor_stats {
                 records_read: s.records_read,

@@ -26,6 +26,7 @@ pub mod handle;
 pub mod hub;
 pub mod log;
 pub mod snapshot;
+pub mod store;
 
 use crate::error::{AppendError, RecvError};
 use crate::wait::Deadline;
@@ -77,6 +78,21 @@ pub enum fanlog_status {
     FANLOG_READ_ONLY = 11,
     /// Durable logs: a record (or file) is damaged on disk.
     FANLOG_CORRUPT = 12,
+    /// Durable logs: another process (or another handle in this process)
+    /// has the log open for writing.
+    FANLOG_LOCKED = 13,
+    /// The operation needs a durable log (one from `fanlog_log_open`).
+    FANLOG_NOT_DURABLE = 14,
+    /// Durable logs: the operation needs a named cursor
+    /// (`fanlog_log_cursor_named`).
+    FANLOG_NOT_NAMED = 15,
+    /// Durable logs: a commit named a record the cursor has not read yet.
+    FANLOG_NOT_READ = 16,
+    /// Durable logs: a cursor of that name is open already in this process.
+    FANLOG_CURSOR_IN_USE = 17,
+    /// Durable logs: the directory does not hold a log this build can open
+    /// as asked (not a fanlog log, another segment size, version).
+    FANLOG_FORMAT = 18,
     // --- caller errors ---
     /// A required pointer argument was NULL.
     FANLOG_NULL_ARGUMENT = 20,
@@ -90,6 +106,9 @@ pub enum fanlog_status {
     // --- environment ---
     /// The operating system refused (memory, file descriptors).
     FANLOG_OS_ERROR = 30,
+    /// Durable logs: a file operation failed (missing directory,
+    /// permissions, no space left on device...).
+    FANLOG_IO_ERROR = 31,
     /// A bug: a panic was caught at the boundary; the object was closed.
     FANLOG_PANIC = 99,
 }
@@ -114,11 +133,18 @@ pub extern "C" fn fanlog_status_str(code: u32) -> *const c_char {
         10 => "future: the requested sequence number has not been appended yet\0",
         11 => "read-only: the log was opened read-only\0",
         12 => "corrupt: data on disk is damaged\0",
+        13 => "locked: the log is open for writing elsewhere\0",
+        14 => "not durable: the log was not opened from a directory\0",
+        15 => "not named: the cursor has no name\0",
+        16 => "not read: the cursor has not read that record yet\0",
+        17 => "cursor in use: a cursor of that name is already open\0",
+        18 => "format: not a fanlog log this build can open\0",
         20 => "null argument\0",
         21 => "invalid argument\0",
         22 => "invalid handle (already freed, or of another type)\0",
         23 => "busy: the object is in use by another thread\0",
         30 => "operating system error\0",
+        31 => "I/O error: a file operation failed\0",
         99 => "panic caught at the C boundary (bug); the object was closed\0",
         _ => "unknown status code\0",
     };
@@ -182,7 +208,7 @@ pub(crate) fn append_status(e: &AppendError) -> fanlog_status {
         AppendError::Timeout => FANLOG_TIMEOUT,
         AppendError::Interrupted => FANLOG_INTERRUPTED,
         AppendError::ReadOnly => FANLOG_READ_ONLY,
-        AppendError::Io(_) => FANLOG_OS_ERROR,
+        AppendError::Io(_) => FANLOG_IO_ERROR,
     }
 }
 
@@ -238,7 +264,29 @@ pub(crate) unsafe fn copy_status(
     cap: usize,
     out_len: *mut usize,
 ) -> fanlog_status {
-    let msg = status.message().as_bytes();
+    // SAFETY: caller's contract.
+    match unsafe { copy_str(status.message(), buf, cap, out_len) } {
+        FANLOG_OK => {}
+        s => return s,
+    }
+    // SAFETY: caller's contract.
+    unsafe { write_opt(out_code, status.code()) };
+    FANLOG_OK
+}
+
+/// Copies `msg` NUL-terminated into `buf` (capacity `cap`; NULL with `cap`
+/// 0 asks only the length); `*out_len` (NULL allowed) gets its length
+/// without the NUL, also on `FANLOG_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// Pointers are NULL or valid for writes (`buf` for `cap` bytes).
+pub(crate) unsafe fn copy_str(
+    msg: &str,
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> fanlog_status {
+    let msg = msg.as_bytes();
     // SAFETY: caller's contract.
     unsafe { write_opt(out_len, msg.len()) };
     if !buf.is_null() || cap > 0 {
@@ -254,7 +302,5 @@ pub(crate) unsafe fn copy_status(
             *buf.add(msg.len()) = 0;
         }
     }
-    // SAFETY: caller's contract.
-    unsafe { write_opt(out_code, status.code()) };
     FANLOG_OK
 }
