@@ -859,14 +859,23 @@ fn locate(
                 #[cfg(not(fanlog_loom))]
                 if s.verify() {
                     // Frames read from disk: walk them checked; stop at a
-                    // damaged one (the first read reports it).
-                    match crate::store::recover::check_frame(s, o, base + i) {
-                        Ok(flen) => {
-                            o += flen;
-                            continue;
+                    // damaged one (the first read reports it). A frame
+                    // still being written (commit word 0) is waited for.
+                    loop {
+                        match crate::store::recover::check_frame(s, o, base + i) {
+                            Ok(flen) => {
+                                o += flen;
+                                break;
+                            }
+                            // Relaxed: only tells "in flight" from "damaged";
+                            // `check_frame` re-reads it with Acquire.
+                            Err(_) if s.data.commit_word(o).load(Ordering::Relaxed) == 0 => {
+                                crate::sync::yield_now();
+                            }
+                            Err(_) => return Ok(Some((seg as *const Segment, o, i))),
                         }
-                        Err(_) => return Ok(Some((seg as *const Segment, o, i))),
                     }
+                    continue;
                 }
                 let w = s.data.commit_word(o);
                 // Acquire: as in `take_committed`; a reserved frame is
