@@ -21,6 +21,35 @@ pub mod design {
     //!   once (beyond the optional `retain_bytes`), which keeps the working
     //!   set to a few warm segments — the measured difference between 30 M/s
     //!   and 12 M/s in the design probe.
+    //!
+    //! ## The durable log ([`crate::store`])
+    //!
+    //! * **Same engine, other memory.** A durable log is the in-memory log
+    //!   whose segments are `MAP_SHARED` mappings of preallocated files
+    //!   (a 4 KiB header page, then exactly `segment_size` bytes of frames),
+    //!   so producers, cursors, leases, reclamation and waiting are the code
+    //!   the loom models check. Recycling deletes the file instead of zeroing
+    //!   and pooling it (a fresh `posix_fallocate`d file reads as zeros).
+    //! * **Frames grow a CRC.** Durable frames have a 32-byte header: the
+    //!   in-memory 24 bytes, then a CRC-32C over the sequence number, the
+    //!   header fields and the payload. In-memory logs keep 24-byte headers
+    //!   (the header size is a per-log value).
+    //! * **Recovery keeps a gap-free prefix.** It scans from the checkpoint
+    //!   that `flush` writes and cuts at the first bad frame. Damage *before*
+    //!   the checkpoint cannot be a torn write (that data was synced), so it is
+    //!   an error (`Verify::All`) or a `RecvError::Corrupt` at read time,
+    //!   never a silent cut.
+    //! * **Tailing needs no new protocol for records**: commits are visible
+    //!   through the shared mapping. Segment rolls are announced in the old
+    //!   segment's header page (`SEALED | count`, stored after the successor
+    //!   file was renamed into place) and the close in the tail's header, so
+    //!   a tailing process's follower thread finds them without a system
+    //!   call, maps the next file and links it with the same Release/Acquire
+    //!   steps as the in-process linker.
+    //! * **No loom model for the store.** Its cross-process steps (header
+    //!   words, files) cannot run under loom, whose atomics cannot live in a
+    //!   file mapping; they are covered by the kill, corruption, tailing and
+    //!   fuzz tests instead (`tests/store*.rs`, `fuzz/`).
 }
 
 pub mod orderings {
@@ -37,6 +66,9 @@ pub mod orderings {
     //! | event count | SeqCst fences | store-buffer litmus between "condition stored" and "waiter registered" |
     //! | `closed` store / load | Release / Acquire | `final_seq` and the status are visible before `Closed` is reported |
     //! | event count `prepare` / `notify` | membarrier / compiler fence (SeqCst fences without membarrier) | asymmetric store-buffer pairing, see `wait` |
+    //! | segment header `sealed` / `closed` words (durable) | Release / Acquire | a tailing process finds the successor file renamed into place / the close-status file written |
+    //! | named cursor word (durable) | Release / Acquire | a commit is ordered after the consumer's work; readers of the word in other processes see it |
+    //! | follower's tail-word CAS (read-only logs) | Release | `Start::Latest` cursors Acquire the committed prefix |
     //! | hub subscription state word | `fetch_add` enter, Release `fetch_sub` exit, `fetch_or` seal | exact unsubscribe and close: see [`crate::hub`] |
     //!
     //! The hub's and snapshots' own arguments are written where they live
