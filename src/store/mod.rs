@@ -1,4 +1,4 @@
-//! The durable log: the same [`Log`] with its segments in memory-mapped
+//! The durable log: the same [`Log`](crate::Log) with its segments in memory-mapped
 //! files, crash recovery, named cursors and cross-process tailing.
 //!
 //! ```no_run
@@ -41,7 +41,7 @@
 //!
 //! | sync policy | process crash (`SIGKILL`, panic, OOM kill) | power loss / kernel crash |
 //! |---|---|---|
-//! | [`SyncPolicy::None`] | every record whose append returned | what the kernel had written back (typically up to ~30 s old), plus everything before the last [`Log::flush`] |
+//! | [`SyncPolicy::None`] | every record whose append returned | what the kernel had written back (typically up to ~30 s old), plus everything before the last [`Log::flush`](crate::Log::flush) |
 //! | [`SyncPolicy::Interval`] | every record whose append returned | everything appended before the last completed interval flush |
 //! | [`SyncPolicy::EveryBatch`] | every record whose append returned | every record whose append returned |
 //!
