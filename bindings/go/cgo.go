@@ -41,11 +41,20 @@ const (
 	statusInterrupted    status = C.FANLOG_INTERRUPTED
 	statusEvicted        status = C.FANLOG_EVICTED
 	statusFuture         status = C.FANLOG_FUTURE
+	statusReadOnly       status = C.FANLOG_READ_ONLY
+	statusCorrupt        status = C.FANLOG_CORRUPT
+	statusLocked         status = C.FANLOG_LOCKED
+	statusNotDurable     status = C.FANLOG_NOT_DURABLE
+	statusNotNamed       status = C.FANLOG_NOT_NAMED
+	statusNotRead        status = C.FANLOG_NOT_READ
+	statusCursorInUse    status = C.FANLOG_CURSOR_IN_USE
+	statusFormat         status = C.FANLOG_FORMAT
 	statusNullArgument   status = C.FANLOG_NULL_ARGUMENT
 	statusInvalidArg     status = C.FANLOG_INVALID_ARGUMENT
 	statusInvalidHandle  status = C.FANLOG_INVALID_HANDLE
 	statusBusy           status = C.FANLOG_BUSY
 	statusOSError        status = C.FANLOG_OS_ERROR
+	statusIOError        status = C.FANLOG_IO_ERROR
 	statusPanic          status = C.FANLOG_PANIC
 )
 

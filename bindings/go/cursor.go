@@ -23,9 +23,15 @@ import (
 // in the Go runtime's network poller on the cursor's readiness file
 // descriptor, so thousands of blocked cursors cost thousands of
 // goroutines, not threads.
+//
+// A named cursor of a durable log (Log.SubscribeNamed) also records what
+// its consumer has processed: Commit, CommitPosition, Committed and
+// SetAutoCommit.
 type Cursor struct {
 	r       *reader
 	cleanup cleanup
+	// isNamed: from Log.SubscribeNamed (Commit and friends work).
+	isNamed bool
 }
 
 // cursorSource is a log cursor as a reader's source.

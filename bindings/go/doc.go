@@ -19,6 +19,12 @@
 // Subscription.Next); a Snapshot publishes an immutable, versioned blob
 // that readers load without locks (NewSnapshot, Store, Load, WaitNewer).
 //
+// A log can also be durable: OpenLog keeps its records in memory-mapped
+// files in a directory, recovers them when it is opened again, and offers
+// named cursors whose commits survive restarts (Log.SubscribeNamed,
+// Cursor.Commit), Log.Flush for power-loss durability, and read-only Logs
+// that tail a writer in this or another process. See OpenLog.
+//
 // # Ordering
 //
 // Sequence numbers are gap-free and follow append order; every cursor

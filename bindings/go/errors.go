@@ -49,7 +49,78 @@ var (
 	// ErrPanic: the library caught a panic (a bug in fanlog); the object
 	// it happened in was closed.
 	ErrPanic = errors.New("fanlog: panic caught at the C boundary (bug); the object was closed")
+
+	// Errors of durable logs (OpenLog). Errors from OpenLog are
+	// *OpenErrors, which wrap them and carry the library's message.
+
+	// ErrLocked: another Log (in this process or another) has the
+	// directory open for writing. Open it with OpenOptions.ReadOnly to
+	// tail it instead.
+	ErrLocked = errors.New("fanlog: locked: the log is open for writing elsewhere")
+	// ErrCorrupt: data on disk is damaged. OpenLog reports it for synced
+	// data (the message names the file and byte offset; a read-only open
+	// can still read the records before it); a read reports it as a
+	// *CorruptError, which matches ErrCorrupt.
+	ErrCorrupt = errors.New("fanlog: corrupt: data on disk is damaged")
+	// ErrReadOnly: an append (or Flush) on a log opened read-only.
+	ErrReadOnly = errors.New("fanlog: read-only: the log was opened read-only")
+	// ErrNotDurable: the method needs a log from OpenLog, not NewLog.
+	ErrNotDurable = errors.New("fanlog: not durable: the log was not opened from a directory")
+	// ErrNotNamed: Commit, CommitPosition, Committed or SetAutoCommit on a
+	// cursor from Subscribe (they need SubscribeNamed).
+	ErrNotNamed = errors.New("fanlog: not named: the cursor has no name")
+	// ErrNotRead: Commit named a record the cursor has not returned yet.
+	ErrNotRead = errors.New("fanlog: not read: the cursor has not returned that record yet")
+	// ErrCursorInUse: SubscribeNamed (or RemoveCursor) found a cursor of
+	// that name open in this process.
+	ErrCursorInUse = errors.New("fanlog: cursor in use: a cursor of that name is already open")
+	// ErrFormat: the directory does not hold a log this build can open as
+	// asked (not a fanlog log, or another segment size than asked).
+	ErrFormat = errors.New("fanlog: format: not a fanlog log this build can open")
+	// ErrIO: a file operation failed (missing directory, permissions, no
+	// space left on device).
+	ErrIO = errors.New("fanlog: I/O error: a file operation failed")
 )
+
+// CorruptError reports a damaged record of a durable log: every record
+// before it was returned, and the cursor stays at it (every later read
+// returns the same error). errors.Is(err, ErrCorrupt) holds.
+type CorruptError struct {
+	// Seq is the sequence number of the damaged record.
+	Seq uint64
+	// Detail names the file and byte offset and says what is wrong.
+	Detail string
+}
+
+func (e *CorruptError) Error() string {
+	return "fanlog: record " + strconv.FormatUint(e.Seq, 10) + " is corrupt: " + e.Detail
+}
+
+// Is reports whether target is ErrCorrupt.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// OpenError is an error of OpenLog: Err is the sentinel (ErrLocked,
+// ErrCorrupt, ErrFormat, ErrIO, ErrInvalidArgument...), which it wraps,
+// and Detail the library's message (the file and byte offset of damaged
+// data, the lock file, the system error...).
+type OpenError struct {
+	// Dir is the directory passed to OpenLog.
+	Dir string
+	// Err is the sentinel error.
+	Err error
+	// Detail is what the library says is wrong.
+	Detail string
+}
+
+func (e *OpenError) Error() string {
+	if e.Detail == "" {
+		return "fanlog: open " + e.Dir + ": " + e.Err.Error()
+	}
+	return "fanlog: open " + e.Dir + ": " + e.Detail
+}
+
+// Unwrap returns Err.
+func (e *OpenError) Unwrap() error { return e.Err }
 
 // LaggedError reports that a cursor fell behind a DropOldest log: Missed
 // records were evicted before it read them. The cursor continues at the
@@ -139,6 +210,24 @@ func statusError(st status) error {
 		return ErrInvalidArgument
 	case statusOSError:
 		return ErrOS
+	case statusReadOnly:
+		return ErrReadOnly
+	case statusCorrupt:
+		return ErrCorrupt
+	case statusLocked:
+		return ErrLocked
+	case statusNotDurable:
+		return ErrNotDurable
+	case statusNotNamed:
+		return ErrNotNamed
+	case statusNotRead:
+		return ErrNotRead
+	case statusCursorInUse:
+		return ErrCursorInUse
+	case statusFormat:
+		return ErrFormat
+	case statusIOError:
+		return ErrIO
 	case statusPanic:
 		return ErrPanic
 	default:

@@ -161,11 +161,16 @@ func NewLog(opts Options) (*Log, error) {
 	default:
 		return nil, statusError(st)
 	}
-	h := &logHandle{ptr: p, policy: opts.Policy, fdMu: new(sync.Mutex)}
+	return newLogValue(p, opts.Policy), nil
+}
+
+// newLogValue wraps a new C log handle, with its GC cleanup.
+func newLogValue(p *C.fanlog_log, policy Policy) *Log {
+	h := &logHandle{ptr: p, policy: policy, fdMu: new(sync.Mutex)}
 	h.st.free = h.free
 	l := &Log{h: h}
 	l.cleanup = addCleanup(l, (*logHandle).abandon, h)
-	return l, nil
+	return l
 }
 
 // free releases the C handle and the idle producers (once, after Close

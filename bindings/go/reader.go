@@ -87,6 +87,19 @@ type reader struct {
 	wakeFile atomic.Pointer[os.File]
 	// interrupted is a pending Interrupt.
 	interrupted atomic.Bool
+
+	// autoCommit: a named log cursor commits the records it returned
+	// before each read and when it is freed (Cursor.SetAutoCommit). The
+	// library's own auto-commit is not used: it would commit the records
+	// read ahead into buf before they are returned.
+	autoCommit bool
+}
+
+// corruptionSource is a source that can describe a damaged record (a
+// durable log's cursor).
+type corruptionSource interface {
+	// corruption is the *CorruptError of the last FANLOG_CORRUPT read.
+	corruption() error
 }
 
 func newReader(src source, fdMu *sync.Mutex, closedErr error) (*reader, error) {
@@ -103,6 +116,9 @@ func newReader(src source, fdMu *sync.Mutex, closedErr error) (*reader, error) {
 // free releases the C object, the buffer and the duplicated fd (once,
 // after Close and after the last call in flight).
 func (r *reader) free() {
+	if r.autoCommit {
+		r.commitReturned()
+	}
 	if r.file != nil {
 		r.wakeFile.Store(nil)
 		r.file.Close()
@@ -189,6 +205,9 @@ func (r *reader) next(ctx context.Context, view, wait bool) (Record, error) {
 	var rec Record
 	err := ctxErr(ctx)
 	if err == nil {
+		if r.autoCommit {
+			r.commitReturned()
+		}
 		err = r.nextLocked(ctx, &rec, view, wait)
 	}
 	r.st.release(exclusive)
@@ -224,6 +243,9 @@ func (r *reader) nextBatch(ctx context.Context, dst []Record, view bool) (int, e
 	}
 	n, err := 0, ctxErr(ctx)
 	if err == nil {
+		if r.autoCommit {
+			r.commitReturned()
+		}
 		n, err = r.nextBatchLocked(ctx, dst, view)
 	}
 	r.st.release(exclusive)
@@ -323,6 +345,18 @@ func (r *reader) detach() {
 	}
 }
 
+// firstPending is the sequence number of the first record read ahead and
+// not returned yet, if any.
+func (r *reader) firstPending() (uint64, bool) {
+	if len(r.spill) > 0 {
+		return r.spill[0].Seq, true
+	}
+	if r.i < r.n {
+		return uint64(r.buf.recs[r.i].seq), true
+	}
+	return 0, false
+}
+
 // pending counts the records read ahead and not returned yet, and their
 // payload bytes.
 func (r *reader) pending() (n, bytes uint64) {
@@ -373,6 +407,10 @@ func (r *reader) refill(ctx context.Context, wait bool) error {
 			return r.closedErr
 		}
 		return ErrInterrupted
+	case statusCorrupt:
+		if cs, ok := r.src.(corruptionSource); ok {
+			return cs.corruption()
+		}
 	}
 	return statusError(st)
 }

@@ -1,0 +1,448 @@
+package fanlog_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	fanlog "github.com/fanlog/fanlog/bindings/go"
+)
+
+// smallDurable is a durable log of 4 KiB segments.
+func smallDurable() *fanlog.OpenOptions {
+	return &fanlog.OpenOptions{SegmentSize: 4096, MaxBytes: 1 << 20}
+}
+
+func openLog(t testing.TB, dir string, opts *fanlog.OpenOptions) *fanlog.Log {
+	t.Helper()
+	l, err := fanlog.OpenLog(dir, opts)
+	if err != nil {
+		t.Fatalf("OpenLog(%s): %v", dir, err)
+	}
+	t.Cleanup(func() { l.Close(nil) })
+	return l
+}
+
+func recData(i uint64) []byte { return []byte(fmt.Sprintf("record-%04d", i)) }
+
+func nextData(t testing.TB, c *fanlog.Cursor, want uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rec, err := c.Next(ctx)
+	if err != nil {
+		t.Fatalf("Next (want %d): %v", want, err)
+	}
+	if rec.Seq != want || !bytes.Equal(rec.Data, recData(want)) {
+		t.Fatalf("got %d %q, want %d %q", rec.Seq, rec.Data, want, recData(want))
+	}
+}
+
+func appendN(t testing.TB, l *fanlog.Log, from, to uint64) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		seq, err := l.Append(recData(i))
+		if err != nil || seq != i {
+			t.Fatalf("Append %d: seq %d, %v", i, seq, err)
+		}
+	}
+}
+
+func TestOpenLogReopen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	l, err := fanlog.OpenLog(dir, smallDurable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 0, 1000) // many segments
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 1000, 1010)
+	if err := l.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+
+	l = openLog(t, dir, nil) // the existing segment size
+	r, err := l.Recovery()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.NextSeq != 1010 || r.FirstSeq != 0 || !r.HasCheckpoint || r.CheckpointSeq != 1000 ||
+		r.DroppedRecords != 0 || r.TruncatedFile != "" || r.Corruption != "" || r.Segments < 2 {
+		t.Fatalf("Recovery: %+v", r)
+	}
+	c := subscribe(t, l, fanlog.FromEarliest)
+	for i := uint64(0); i < 1010; i++ {
+		nextData(t, c, i)
+	}
+	if _, err := c.TryNext(); err != fanlog.ErrEmpty {
+		t.Fatalf("TryNext after the end: %v", err)
+	}
+	appendN(t, l, 1010, 1011) // the sequence continues
+	nextData(t, c, 1010)
+
+	// A log from NewLog is not durable.
+	m := newLog(t, fanlog.Options{})
+	if err := m.Flush(); err != fanlog.ErrNotDurable {
+		t.Fatalf("Flush: %v", err)
+	}
+	if _, err := m.Recovery(); err != fanlog.ErrNotDurable {
+		t.Fatalf("Recovery: %v", err)
+	}
+	if _, err := m.SubscribeNamed("x", fanlog.FromEarliest); err != fanlog.ErrNotDurable {
+		t.Fatalf("SubscribeNamed: %v", err)
+	}
+	plain := subscribe(t, m, fanlog.FromEarliest)
+	if err := plain.Commit(0); err != fanlog.ErrNotNamed {
+		t.Fatalf("Commit on a plain cursor: %v", err)
+	}
+	if err := plain.SetAutoCommit(true); err != fanlog.ErrNotNamed {
+		t.Fatalf("SetAutoCommit on a plain cursor: %v", err)
+	}
+}
+
+func TestOpenLogErrors(t *testing.T) {
+	base := t.TempDir()
+	var oe *fanlog.OpenError
+	for _, o := range []*fanlog.OpenOptions{
+		{SegmentSize: 1000},
+		{Policy: 9},
+		{Sync: 7},
+		{Sync: fanlog.SyncInterval}, // needs SyncEvery
+		{Verify: 3},
+		{MaxBytes: 4096, SegmentSize: 4096},
+		{SegmentSize: -1},
+		{MaxAge: -time.Second},
+	} {
+		_, err := fanlog.OpenLog(filepath.Join(base, "bad"), o)
+		if !errors.Is(err, fanlog.ErrInvalidArgument) || !errors.As(err, &oe) {
+			t.Fatalf("OpenLog(%+v): %v", o, err)
+		}
+	}
+	_, err := fanlog.OpenLog(filepath.Join(base, "missing"), &fanlog.OpenOptions{NoCreate: true})
+	if !errors.Is(err, fanlog.ErrIO) {
+		t.Fatalf("NoCreate: %v", err)
+	}
+	os.Mkdir(filepath.Join(base, "empty"), 0o700)
+	_, err = fanlog.OpenLog(filepath.Join(base, "empty"), &fanlog.OpenOptions{ReadOnly: true})
+	if !errors.Is(err, fanlog.ErrFormat) {
+		t.Fatalf("read-only open of a directory without a log: %v", err)
+	}
+
+	// One writer at a time.
+	dir := filepath.Join(base, "log")
+	w := openLog(t, dir, smallDurable())
+	_, err = fanlog.OpenLog(dir, smallDurable())
+	if !errors.Is(err, fanlog.ErrLocked) || !errors.As(err, &oe) || oe.Dir != dir || oe.Detail == "" {
+		t.Fatalf("second writer: %v", err)
+	}
+	// Another segment size than the log's.
+	w.Close(nil)
+	_, err = fanlog.OpenLog(dir, &fanlog.OpenOptions{SegmentSize: 8192})
+	if !errors.Is(err, fanlog.ErrFormat) {
+		t.Fatalf("other segment size: %v", err)
+	}
+}
+
+func TestNamedCursorResume(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	l, err := fanlog.OpenLog(dir, smallDurable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 0, 30)
+	for _, bad := range []string{"", ".hidden", "a/b", "é"} {
+		if _, err := l.SubscribeNamed(bad, fanlog.FromEarliest); !errors.Is(err, fanlog.ErrInvalidArgument) {
+			t.Fatalf("SubscribeNamed(%q): %v", bad, err)
+		}
+	}
+	c, err := l.SubscribeNamed("billing", fanlog.FromEarliest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.SubscribeNamed("billing", fanlog.FromEarliest); err != fanlog.ErrCursorInUse {
+		t.Fatalf("second SubscribeNamed: %v", err)
+	}
+	if _, err := l.RemoveCursor("billing"); err != fanlog.ErrCursorInUse {
+		t.Fatalf("RemoveCursor of an open cursor: %v", err)
+	}
+	for i := uint64(0); i < 10; i++ {
+		nextData(t, c, i)
+	}
+	// The cursor read ahead (a batch), but only returned 0..9.
+	if err := c.Commit(10); err != fanlog.ErrNotRead {
+		t.Fatalf("Commit(10): %v", err)
+	}
+	if err := c.Commit(4); err != nil {
+		t.Fatal(err)
+	}
+	if next, ok, err := c.Committed(); next != 5 || !ok || err != nil {
+		t.Fatalf("Committed: %d %v %v", next, ok, err)
+	}
+	c.Close()
+	if err := c.Commit(4); !errors.Is(err, fanlog.ErrClosed) {
+		t.Fatalf("Commit after Close: %v", err)
+	}
+	l.Close(nil)
+
+	// Reopened: the name resumes after its commit.
+	l = openLog(t, dir, nil)
+	c, err = l.SubscribeNamed("billing", fanlog.FromLatest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(5); i < 8; i++ {
+		nextData(t, c, i)
+	}
+	if err := c.CommitPosition(); err != nil {
+		t.Fatal(err)
+	}
+	if next, _, _ := c.Committed(); next != 8 {
+		t.Fatalf("Committed after CommitPosition: %d", next)
+	}
+	// Auto-commit: each read commits what earlier reads returned; Close
+	// commits everything returned, not what was read ahead.
+	if err := c.SetAutoCommit(true); err != nil {
+		t.Fatal(err)
+	}
+	nextData(t, c, 8)
+	nextData(t, c, 9)
+	if next, _, _ := c.Committed(); next != 9 {
+		t.Fatalf("Committed with auto-commit: %d", next)
+	}
+	c.Close()
+	c, err = l.SubscribeNamed("billing", fanlog.FromEarliest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextData(t, c, 10)
+	c.Close()
+
+	// A new name holds retention from its start.
+	d, err := l.SubscribeNamed("audit", fanlog.FromLatest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next, ok, _ := d.Committed(); !ok || next != 30 {
+		t.Fatalf("new name: Committed %d %v", next, ok)
+	}
+	d.Close()
+	for _, name := range []string{"billing", "audit"} {
+		if removed, err := l.RemoveCursor(name); !removed || err != nil {
+			t.Fatalf("RemoveCursor(%s): %v %v", name, removed, err)
+		}
+	}
+	if removed, err := l.RemoveCursor("billing"); removed || err != nil {
+		t.Fatalf("RemoveCursor again: %v %v", removed, err)
+	}
+}
+
+// A read-only Log tails the writer in the same process: the reader blocks
+// in Next (in the netpoller, woken through the readiness fd by the
+// library's follower thread) before the writer appends.
+func TestReadOnlyTail(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	w := openLog(t, dir, smallDurable())
+	appendN(t, w, 0, 1)
+	ro := openLog(t, dir, &fanlog.OpenOptions{ReadOnly: true, PollInterval: 200 * time.Microsecond})
+	if _, err := ro.Append([]byte("x")); err != fanlog.ErrReadOnly {
+		t.Fatalf("Append on a read-only log: %v", err)
+	}
+	if err := ro.Flush(); err != fanlog.ErrReadOnly {
+		t.Fatalf("Flush on a read-only log: %v", err)
+	}
+	c := subscribe(t, ro, fanlog.FromEarliest)
+	nextData(t, c, 0)
+
+	const n = 500 // several segments
+	got := make(chan error, 1)
+	waiting := make(chan struct{})
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		close(waiting)
+		for i := uint64(1); i <= n; i++ {
+			rec, err := c.Next(ctx)
+			if err != nil {
+				got <- fmt.Errorf("Next %d: %w", i, err)
+				return
+			}
+			if rec.Seq != i || !bytes.Equal(rec.Data, recData(i)) {
+				got <- fmt.Errorf("got %d %q, want %d", rec.Seq, rec.Data, i)
+				return
+			}
+		}
+		_, err := c.Next(ctx)
+		got <- err
+	}()
+	<-waiting
+	time.Sleep(50 * time.Millisecond) // the reader is parked in Next
+	go func() {
+		for i := uint64(1); i <= n; i++ {
+			w.Append(recData(i))
+		}
+		w.Close(&fanlog.CloseError{Code: 3, Message: "done here"})
+	}()
+	err := <-got
+	var ce *fanlog.CloseError
+	if !errors.As(err, &ce) || ce.Code != 3 || ce.Message != "done here" {
+		t.Fatalf("after the writer's close: %v", err)
+	}
+}
+
+func TestStoreUseAfterClose(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	l, err := fanlog.OpenLog(dir, smallDurable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := l.SubscribeNamed("a", fanlog.FromEarliest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close(nil)
+	if err := l.Flush(); !errors.Is(err, fanlog.ErrClosed) {
+		t.Fatalf("Flush: %v", err)
+	}
+	if _, err := l.Recovery(); !errors.Is(err, fanlog.ErrClosed) {
+		t.Fatalf("Recovery: %v", err)
+	}
+	if _, err := l.SubscribeNamed("b", fanlog.FromEarliest); !errors.Is(err, fanlog.ErrClosed) {
+		t.Fatalf("SubscribeNamed: %v", err)
+	}
+	if _, err := l.RemoveCursor("a"); !errors.Is(err, fanlog.ErrClosed) {
+		t.Fatalf("RemoveCursor: %v", err)
+	}
+	// The cursor outlives the Log value; then it is closed too.
+	if err := c.CommitPosition(); err != nil {
+		t.Fatalf("CommitPosition on a cursor of a closed Log: %v", err)
+	}
+	c.Close()
+	for name, f := range map[string]func() error{
+		"Commit":         func() error { return c.Commit(0) },
+		"CommitPosition": c.CommitPosition,
+		"SetAutoCommit":  func() error { return c.SetAutoCommit(true) },
+		"Committed":      func() error { _, _, err := c.Committed(); return err },
+	} {
+		if err := f(); !errors.Is(err, fanlog.ErrClosed) {
+			t.Fatalf("%s after Close: %v", name, err)
+		}
+	}
+}
+
+// damage flips one byte of needle in the file at path.
+func damage(t testing.TB, path string, needle []byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, needle)
+	if i < 0 {
+		t.Fatalf("%q not in %s", needle, path)
+	}
+	b[i+len(needle)-1] ^= 0x20
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCorruptRecord(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	l, err := fanlog.OpenLog(dir, smallDurable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 0, 10)
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	l.Close(nil)
+	seg := filepath.Join(dir, "00000000000000000000.seg")
+	damage(t, seg, recData(3))
+
+	l = openLog(t, dir, nil)
+	c := subscribe(t, l, fanlog.FromEarliest)
+	for i := uint64(0); i < 3; i++ {
+		nextData(t, c, i)
+	}
+	for range 2 { // the cursor stays at the damaged record
+		_, err := c.TryNext()
+		var ce *fanlog.CorruptError
+		if !errors.Is(err, fanlog.ErrCorrupt) || !errors.As(err, &ce) || ce.Seq != 3 ||
+			!bytes.Contains([]byte(ce.Detail), []byte("00000000000000000000.seg")) {
+			t.Fatalf("read of the damaged record: %v", err)
+		}
+	}
+	l.Close(nil)
+	c.Close()
+
+	_, err = fanlog.OpenLog(dir, &fanlog.OpenOptions{Verify: fanlog.VerifyAll})
+	var oe *fanlog.OpenError
+	if !errors.Is(err, fanlog.ErrCorrupt) || !errors.As(err, &oe) ||
+		!bytes.Contains([]byte(oe.Detail), []byte("offset")) {
+		t.Fatalf("OpenLog with VerifyAll: %v", err)
+	}
+	ro := openLog(t, dir, &fanlog.OpenOptions{ReadOnly: true, Verify: fanlog.VerifyAll})
+	if r, err := ro.Recovery(); err != nil || r.Corruption == "" {
+		t.Fatalf("read-only Recovery: %+v %v", r, err)
+	}
+}
+
+// A consumer that resumes where it stopped: a named cursor of a durable
+// log commits what it processed, and after a restart continues from there.
+func ExampleOpenLog() {
+	dir, err := os.MkdirTemp("", "fanlog-example-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+
+	log, err := fanlog.OpenLog(dir, nil)
+	if err != nil {
+		panic(err)
+	}
+	for _, s := range []string{"alpha", "beta", "gamma"} {
+		log.Append([]byte(s))
+	}
+	cur, err := log.SubscribeNamed("billing", fanlog.FromEarliest)
+	if err != nil {
+		panic(err)
+	}
+	rec, _ := cur.Next(ctx)
+	fmt.Println("processed", rec.Seq, string(rec.Data))
+	cur.Commit(rec.Seq)
+	cur.Close()
+	log.Close(nil)
+
+	// After a restart:
+	log, err = fanlog.OpenLog(dir, nil)
+	if err != nil {
+		panic(err)
+	}
+	defer log.Close(nil)
+	r, _ := log.Recovery()
+	fmt.Println("recovered", r.NextSeq, "records")
+	cur, _ = log.SubscribeNamed("billing", fanlog.FromEarliest)
+	defer cur.Close()
+	for {
+		rec, err := cur.TryNext()
+		if err == fanlog.ErrEmpty {
+			break
+		}
+		fmt.Println("processed", rec.Seq, string(rec.Data))
+		cur.Commit(rec.Seq)
+	}
+	// Output:
+	// processed 0 alpha
+	// recovered 3 records
+	// processed 1 beta
+	// processed 2 gamma
+}
