@@ -764,8 +764,9 @@ impl Cursor {
     }
 
     /// Named cursors: the committed position (the next sequence number a
-    /// restarted cursor reads), `None` if nothing was committed or the
-    /// cursor has no name.
+    /// restarted cursor reads); `None` if the cursor has no name. A new name
+    /// commits its start position when it is first opened (so retention
+    /// holds from there), so a named cursor always has one.
     pub fn committed(&self) -> Option<u64> {
         self.named.as_ref().and_then(|n| n.slot.next())
     }

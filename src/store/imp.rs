@@ -123,7 +123,13 @@ pub(crate) fn open(dir: &Path, opts: &OpenOptions) -> Result<Log, StoreError> {
         None if writable => {
             let s = file::create_segment(dir, segment_size, 0, opts.sync != SyncPolicy::None)
                 .map_err(|e| io_at(dir, e))?;
-            (vec![s], Recovery::default())
+            (
+                vec![s],
+                Recovery {
+                    segments: 1,
+                    ..Recovery::default()
+                },
+            )
         }
         None => {
             return Err(StoreError::Format {

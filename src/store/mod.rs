@@ -153,7 +153,11 @@ pub struct Recovery {
     pub truncated_at: Option<(PathBuf, u64)>,
     /// Read-only opens: corruption found before the checkpoint (file and
     /// offset in the text); cursors get
-    /// [`RecvError::Corrupt`](crate::RecvError::Corrupt) there.
+    /// [`RecvError::Corrupt`](crate::RecvError::Corrupt) there. A cursor
+    /// cannot start past a damaged record inside the same segment (the
+    /// lengths after it cannot be trusted): `Start::At` a later record of
+    /// that segment reports the damaged one; the next segment is readable.
+    /// Writable logs truncate or refuse instead (see [`StoreError::Corrupt`]).
     pub corruption: Option<String>,
     /// How long recovery took.
     pub elapsed: Duration,
