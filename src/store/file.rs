@@ -9,7 +9,7 @@
 //!      8     4  format version (1)
 //!     12     4  header size (4096)
 //!     16     8  segment size (bytes of frames)
-//!     24     8  base sequence number
+//!     24     8  base sequence number (at most 2^62)
 //!     32     8  creation time, ns since the Unix epoch
 //!     40     4  CRC-32C of bytes 0..40
 //!     64     8  sealed word: SEALED | record count, once the writer linked
@@ -38,6 +38,10 @@ pub(crate) const HEADER_PAGE: usize = 4096;
 pub(crate) const SEG_MAGIC: &[u8; 8] = b"FANLOGSG";
 /// Segment file format version.
 pub(crate) const FORMAT_VERSION: u32 = 1;
+/// Largest base sequence number a header may hold: far beyond any real
+/// log, low enough that `seq + 1` (commit words) and `base + count` never
+/// overflow for the records one segment can hold.
+pub(crate) const MAX_BASE: u64 = 1 << 62;
 const SEALED_AT: usize = 64;
 const CLOSED_AT: usize = 72;
 
@@ -120,10 +124,13 @@ pub(crate) fn decode_header(page: &[u8]) -> Result<Header, String> {
     {
         return Err(format!("bad segment size {segment_size}"));
     }
-    Ok(Header {
-        segment_size,
-        base: u64_at(24),
-    })
+    let base = u64_at(24);
+    if base > MAX_BASE {
+        return Err(format!(
+            "base sequence {base} out of range (at most {MAX_BASE})"
+        ));
+    }
+    Ok(Header { segment_size, base })
 }
 
 pub(crate) fn io_at(path: &Path, e: io::Error) -> super::StoreError {

@@ -146,7 +146,8 @@ fn count_dropped(seg: &Segment, mut off: usize) -> (u64, u64) {
             break;
         }
         if len > size - off - DURABLE_HEADER {
-            end = size;
+            // Not a frame (garbage): what counts is how far the non-zero
+            // bytes reach (below), not the rest of the segment.
             break;
         }
         if w != 0 {
@@ -254,7 +255,16 @@ pub(crate) fn recover(
     // Where the scan starts.
     let (start_idx, start_off, start_seq) = match (verify, ckpt) {
         (Verify::FromCheckpoint, Some(c)) => match found.iter().position(|f| f.base == c.base) {
-            Some(i) if (c.off as usize) <= segment_size && c.seq >= c.base => {
+            // A checkpoint off the frame grid (8-byte aligned, inside the
+            // segment) was not written by `flush`: scan everything.
+            // Nor one whose sequence is not inside that segment (a frame
+            // takes at least 32 bytes).
+            Some(i)
+                if c.off % 8 == 0
+                    && c.off <= segment_size as u64
+                    && c.seq >= c.base
+                    && c.seq - c.base <= c.off / DURABLE_HEADER as u64 =>
+            {
                 (i, c.off as usize, c.seq)
             }
             _ => (0, 0, found[0].base),
