@@ -31,7 +31,7 @@ fn update_table(mut crc: u32, data: &[u8]) -> u32 {
     crc
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 #[target_feature(enable = "sse4.2")]
 unsafe fn update_hw(mut crc: u32, data: &[u8]) -> u32 {
     use std::arch::x86_64::{_mm_crc32_u64, _mm_crc32_u8};
