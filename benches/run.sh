@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Regenerates every published benchmark result with one command:
 #
-#   bash benches/run.sh            # ~10 minutes on the 2-core machine
+#   bash benches/run.sh            # ~14 minutes on the 2-core machine
 #
 # 1. records the machine (nproc, CPU model, kernel, load before and after);
 # 2. runs `cargo bench --bench peers` (criterion, saved as baseline `peers`);
 # 3. runs the latency harness and the slow-consumer scenario;
-# 4. rewrites the generated sections of BENCHMARKS.md and docs/bench/throughput.svg
+# 4. runs the durable log's benches: `cargo bench --bench store` (criterion,
+#    baseline `store`) and `cargo run --release --example store_open` (a 1 GiB
+#    log in $TMPDIR, deleted afterwards), their output kept in
+#    $target/bench-results/{store,store_open}.txt for the hand-written
+#    "Durable log" section of BENCHMARKS.md;
+# 5. rewrites the generated sections of BENCHMARKS.md and docs/bench/throughput.svg
 #    (examples/plot.rs; the hand-written sections are kept).
 #
 # Environment: QUICK=1 for a short smoke run (numbers not meant for publishing);
@@ -18,9 +23,12 @@ cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 out="$target/bench-results"
 mkdir -p "$out"
-rm -f "$out/peers_lag.tsv" "$out/latency.tsv" "$out/slow_consumer.tsv"
+rm -f "$out/peers_lag.tsv" "$out/latency.tsv" "$out/slow_consumer.tsv" "$out/store.txt" "$out/store_open.txt"
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+# Share of time some task waited for I/O over the last 10 s and 60 s (PSI):
+# the disk is shared too, and the durable log's sync policies wait for it.
+io_pressure() { sed -n 's/^some avg10=\([^ ]*\) avg60=\([^ ]*\) .*/\1% (10 s), \2% (60 s)/p' /proc/pressure/io 2>/dev/null; }
 # CPU seconds used by every process on the machine (from /proc/stat, USER_HZ
 # = 100) and by this script's children (bash `times`): their difference over a
 # step is what *other* jobs took while we measured. (The load average counts
@@ -53,7 +61,8 @@ measure() {
 
 echo "== building"
 cargo bench --bench peers --no-run
-cargo build --release --example latency --example slow_consumer --example plot
+cargo bench --bench store --no-run
+cargo build --release --example latency --example slow_consumer --example plot --example store_open
 
 # quiet: waits (up to IDLE_WAIT seconds, default 600) until the machine's
 # CPUs were less than MAX_BUSY percent busy (default 15) over 5 seconds, then
@@ -82,16 +91,19 @@ quiet() {
   echo "caches:    $(lscpu | sed -n 's/^L2 cache: *//p' | head -1) L2, $(lscpu | sed -n 's/^L3 cache: *//p' | head -1) L3"
   echo "virt:      $(lscpu | sed -n 's/^Hypervisor vendor: *//p' | head -1)"
   echo "kernel:    $(uname -r)"
+  echo "tmp fs:    $(df -T "${TMPDIR:-/tmp}" | awk 'NR==2 { print $2 " (" $1 ", mounted on " $7 ")" }')"
   echo "rustc:     $(rustc --version)"
   echo "load before (1/5/15 min): $(load)"
 } > "$out/machine.txt"
 cat "$out/machine.txt"
 
-quick_bench=() quick_lat=() quick_slow=()
+quick_bench=() quick_lat=() quick_slow=() quick_store=() quick_open=()
 if [ -n "${QUICK:-}" ]; then
   export BENCH_QUICK=1
   quick_lat=(--seconds 0.3)
   quick_slow=(--seconds 1)
+  quick_store=(--warm-up-time 0.5 --measurement-time 1)
+  quick_open=(--size-mib 64)
 fi
 
 echo "== throughput: cargo bench --bench peers"
@@ -106,6 +118,16 @@ echo "== slow consumer"
 quiet "slow consumer"
 measure "slow consumer" \
   cargo run --release --example slow_consumer -- --out "$out/slow_consumer.tsv" "${quick_slow[@]}"
+
+echo "== durable log: cargo bench --bench store, store_open"
+quiet "durable"
+echo "io pressure before durable: $(io_pressure)" >> "$out/machine.txt"
+measure "store bench" bash -c 'set -o pipefail; cargo bench --bench store -- --save-baseline store --warm-up-time 1 --measurement-time 3 "$@" 2>&1 | tee "$0"' \
+  "$out/store.txt" "${quick_store[@]}"
+echo "io pressure after store bench: $(io_pressure)" >> "$out/machine.txt"
+measure "store_open" bash -c 'set -o pipefail; cargo run --release --example store_open -- "$@" 2>&1 | tee "$0"' \
+  "$out/store_open.txt" "${quick_open[@]}"
+echo "io pressure after store_open: $(io_pressure)" >> "$out/machine.txt"
 
 echo "== BENCHMARKS.md, docs/bench/throughput.svg"
 cargo run --release --example plot -- --criterion "$target/criterion" --results "$out" \
