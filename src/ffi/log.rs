@@ -962,6 +962,7 @@ fn read_error(h: &CursorInner, e: &RecvError, out_missed: *mut u64) -> fanlog_st
 
 impl CursorInner {
     /// The last corruption a read reported, if any.
+    #[cfg_attr(fanlog_loom, allow(dead_code))]
     pub(crate) fn corruption(&self) -> Option<(u64, Arc<str>)> {
         self.corrupt
             .lock()

@@ -26,6 +26,7 @@ pub mod handle;
 pub mod hub;
 pub mod log;
 pub mod snapshot;
+#[cfg(not(fanlog_loom))]
 pub mod store;
 
 use crate::error::{AppendError, RecvError};
