@@ -97,8 +97,12 @@ pub enum AppendError {
     /// process).
     ReadOnly,
     /// A durable log could not create its next segment file (the message
-    /// names the file and the system error, e.g. no space left on device).
-    /// Nothing was appended; the append may be retried.
+    /// names the file and the system error, e.g. no space left on device):
+    /// nothing was appended, and the append may be retried. Or, under
+    /// `SyncPolicy::EveryBatch`, the records *were* appended but the `msync`
+    /// that makes them durable failed: the log is then closed with an error
+    /// status (the errno as code), since durability can no longer be
+    /// promised; the message says which case it is.
     Io(Arc<str>),
 }
 

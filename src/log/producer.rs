@@ -414,7 +414,7 @@ fn reserve(
                     #[cfg(not(fanlog_loom))]
                     if let Some(st) = shared.store() {
                         if st.sync == crate::store::SyncPolicy::EveryBatch {
-                            sync_unpinned(
+                            let r = sync_unpinned(
                                 shared,
                                 st,
                                 seg,
@@ -423,6 +423,9 @@ fn reserve(
                                 bytes as usize,
                                 guard,
                             );
+                            if let Err(e) = r {
+                                return Err(sync_failed(shared, seq, e));
+                            }
                         }
                     }
                     return Ok(seq);
@@ -468,11 +471,31 @@ fn sync_unpinned(
     off: usize,
     len: usize,
     guard: epoch::Guard,
-) {
+) -> std::io::Result<()> {
     let leased = seg.lease();
     drop(guard);
-    if leased {
-        st.sync_append(seg, off, len);
-    }
+    let r = if leased {
+        st.sync_append(seg, off, len)
+    } else {
+        Ok(()) // evicted meanwhile: nothing left to make durable
+    };
     shared.drop_lease(seg_ptr, leased);
+    r
+}
+
+/// `EveryBatch`: the records from `seq` were appended (cursors can see
+/// them) but could not be synced. Durability can no longer be promised, so
+/// the log is closed with an error status, and the append reports it.
+#[cfg(not(fanlog_loom))]
+#[cold]
+fn sync_failed(shared: &Arc<Shared>, seq: u64, e: std::io::Error) -> AppendError {
+    let msg: Arc<str> = format!(
+        "record {seq} was appended but msync failed ({e}); the log is closed because its durability can no longer be promised"
+    )
+    .into();
+    shared.close_internal(crate::CloseStatus::error(
+        e.raw_os_error().unwrap_or(libc::EIO),
+        msg.clone(),
+    ));
+    AppendError::Io(msg)
 }

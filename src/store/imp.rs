@@ -40,6 +40,8 @@ pub(crate) struct Store {
     named_list: ArcSwap<Vec<Arc<NamedSlot>>>,
     /// `cursors/` mtime when `named` was last reloaded (ns).
     cursors_mtime: AtomicU64,
+    /// When `cursors/` was last looked at (ns).
+    cursors_checked: AtomicU64,
     /// Why the last segment creation failed.
     last_error: Mutex<Option<Arc<str>>>,
     /// Background thread (interval flusher or tail follower).
@@ -163,6 +165,7 @@ pub(crate) fn open(dir: &Path, opts: &OpenOptions) -> Result<Log, StoreError> {
         named: Mutex::new(HashMap::new()),
         named_list: ArcSwap::from_pointee(Vec::new()),
         cursors_mtime: AtomicU64::new(0),
+        cursors_checked: AtomicU64::new(0),
         last_error: Mutex::new(None),
         bg: Mutex::new(None),
         stop: Arc::new(AtomicBool::new(false)),
@@ -316,10 +319,18 @@ impl Store {
             return false;
         }
         if !self.read_only {
-            let m = mtime_ns(&self.cursors_dir);
-            // Relaxed: a cache key.
-            if m != self.cursors_mtime.load(Ordering::Relaxed) {
-                self.reload_named();
+            // Look for cursors created by other processes at most every
+            // 20 ms (a `statx` of `cursors/`), not on every check.
+            let now = file::now_ns();
+            // Relaxed: a rate limit.
+            let last = self.cursors_checked.load(Ordering::Relaxed);
+            if now.saturating_sub(last) > 20_000_000 {
+                self.cursors_checked.store(now, Ordering::Relaxed);
+                let m = mtime_ns(&self.cursors_dir);
+                // Relaxed: a cache key.
+                if m != self.cursors_mtime.load(Ordering::Relaxed) {
+                    self.reload_named();
+                }
             }
         }
         self.named_list
@@ -417,8 +428,8 @@ impl Store {
 
     /// `EveryBatch`: syncs `[off, off + len)` of `seg` before the append
     /// returns.
-    pub(crate) fn sync_append(&self, seg: &Segment, off: usize, len: usize) {
-        let _ = file::sync_frames(seg, off, off + len);
+    pub(crate) fn sync_append(&self, seg: &Segment, off: usize, len: usize) -> std::io::Result<()> {
+        file::sync_frames(seg, off, off + len)
     }
 
     /// Syncs everything appended before the call and writes a checkpoint.
