@@ -218,41 +218,48 @@ fn torn_last_frame_payload_flipped_is_cut() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Truncated segment files fail the open with an error naming the file:
-/// nothing is silently dropped (a short file is not something a crash of
-/// the writer leaves: files are preallocated before they get their name).
+/// Truncated segment files: a writable open fails with `Corrupt` naming the
+/// file (and its length as the offset); nothing is silently dropped (a short
+/// file is not something a crash of the writer leaves: files are
+/// preallocated before they get their name). A read-only open still reads
+/// every record before the short file.
 #[test]
 fn truncated_segment_file_is_an_error_naming_it() {
     for which in ["middle", "last"] {
         let dir = tmpdir(&format!("short-{which}"));
         write(&dir, 300);
         let all = segs(&dir);
-        let victim = if which == "middle" {
-            all[1].clone()
-        } else {
-            all.last().unwrap().clone()
-        };
+        let victim_idx = if which == "middle" { 1 } else { all.len() - 1 };
+        let victim = all[victim_idx].clone();
+        let first_in_victim = frames(&victim)[0].seq;
         let f = std::fs::OpenOptions::new()
             .write(true)
             .open(&victim)
             .unwrap();
-        f.set_len(HEADER_PAGE + SEG as u64 / 2).unwrap();
+        let short = HEADER_PAGE + SEG as u64 / 2;
+        f.set_len(short).unwrap();
         drop(f);
-        for ro in [false, true] {
-            match Log::open(&dir, &opts().read_only(ro)) {
-                Err(StoreError::Io { path, source }) => {
-                    assert_eq!(path, victim, "{which} ro={ro}");
-                    assert_eq!(source.kind(), std::io::ErrorKind::InvalidData);
-                }
-                Err(e) => panic!("{which} ro={ro}: {e}"),
-                Ok(_) => panic!("{which} ro={ro}: opened a log with a short file"),
+        match Log::open(&dir, &opts()) {
+            Err(StoreError::Corrupt { path, offset, .. }) => {
+                assert_eq!(path, victim, "{which}");
+                assert_eq!(offset, short, "{which}");
             }
+            Err(e) => panic!("{which}: {e}"),
+            Ok(_) => panic!("{which}: opened a log with a short file for writing"),
         }
-        // The file is still there, untouched by the failed opens.
-        assert_eq!(
-            std::fs::metadata(&victim).unwrap().len(),
-            HEADER_PAGE + SEG as u64 / 2
+        let ro = Log::open(&dir, &opts().read_only(true)).unwrap();
+        let r = ro.recovery().unwrap();
+        assert!(
+            r.corruption
+                .as_deref()
+                .is_some_and(|c| c.contains(&*victim.to_string_lossy())),
+            "{which}: {r:?}"
         );
+        let (got, _) = read_from(&ro, Start::Earliest);
+        assert_records(&got, 0, first_in_victim);
+        drop(ro);
+        // The file is still there, untouched by the failed opens.
+        assert_eq!(std::fs::metadata(&victim).unwrap().len(), short);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

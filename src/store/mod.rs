@@ -382,6 +382,10 @@ impl OpenOptions {
 
     /// Open read-only, to tail a log another process writes (default
     /// `false`). Appends fail with [`AppendError::ReadOnly`](crate::AppendError::ReadOnly).
+    /// A read-only open never creates anything: until the writer has created
+    /// the log it fails with [`StoreError::Io`] (no directory) or
+    /// [`StoreError::Format`] (no segment file yet); a tailer that may start
+    /// first retries (see `open_when_created` in `tests/store_tail.rs`).
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
         self

@@ -271,14 +271,44 @@ pub(crate) fn recover(
         },
         _ => (0, 0, found[0].base),
     };
-    // Map every segment.
+    // Map every segment. A file cut short (its header is fine but it is
+    // smaller than a segment) was damaged after it was written: creation
+    // renames a file into place only once it is fully allocated.
     let mut segs = Vec::with_capacity(found.len());
+    let mut short = None;
     for (i, f) in found.iter().enumerate() {
         let verify_reads = !writable || i < start_idx || (i == start_idx && start_off > 0);
-        let s = map_segment(&f.path, segment_size, f.base, writable, verify_reads)
-            .map_err(|e| io_at(&f.path, e))?;
-        segs.push(s);
+        match map_segment(&f.path, segment_size, f.base, writable, verify_reads) {
+            Ok(s) => segs.push(s),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                let len = std::fs::metadata(&f.path).map_or(0, |m| m.len());
+                if writable || i == 0 {
+                    return Err(StoreError::Corrupt {
+                        path: f.path.clone(),
+                        offset: len,
+                        reason: e.to_string(),
+                    });
+                }
+                // Read-only: the log ends before it; what precedes stays
+                // readable.
+                report.corruption = Some(format!("{}: offset {len}: {e}", f.path.display()));
+                short = Some(i);
+                break;
+            }
+            Err(e) => return Err(io_at(&f.path, e)),
+        }
     }
+    let (start_idx, start_off, start_seq) = match short {
+        Some(i) => {
+            found.truncate(i);
+            if start_idx < i {
+                (start_idx, start_off, start_seq)
+            } else {
+                (i - 1, 0, found[i - 1].base)
+            }
+        }
+        None => (start_idx, start_off, start_seq),
+    };
     // Sealed segments before the scan start: trusted (checked on read).
     for i in 0..start_idx {
         let count = found[i + 1].base.saturating_sub(found[i].base);
