@@ -213,3 +213,78 @@ fn spin_strategy_delivers_everything() {
     );
     assert_eq!(d.len(), 1);
 }
+
+/// Pin-free appends vs recycling: producers that do not pin the epoch can be
+/// preempted mid-copy while the segment they write to is retired, recycled
+/// and reused (256-byte segments, a 2-segment budget, `DropOldest`, more
+/// threads than CPUs). Recycling must wait for their commits; otherwise
+/// their late writes land in a later life of the segment, where a reader
+/// finds a damaged record, an old record again (per-producer counters go
+/// backwards), or a commit word that never becomes right (a hang).
+#[test]
+fn pin_free_producers_vs_recycling() {
+    const P: usize = 6;
+    let per: u64 = if cfg!(debug_assertions) {
+        20_000
+    } else {
+        300_000
+    };
+    let log = Log::builder()
+        .segment_size(256)
+        .max_bytes(512)
+        .overflow(OverflowPolicy::DropOldest)
+        .build()
+        .unwrap();
+    let mut c = log.cursor(Start::Earliest).unwrap();
+    let reader = thread::spawn(move || {
+        let (mut read, mut missed) = (0u64, 0u64);
+        let mut last = [None::<u64>; P];
+        loop {
+            match c.next() {
+                Ok(r) => {
+                    let d = r.data();
+                    assert_eq!(d.len(), 56, "record {} has length {}", r.seq(), d.len());
+                    let id = d[0] as usize;
+                    let n = u64::from_le_bytes(d[1..9].try_into().unwrap());
+                    let fill = (n as u8) ^ 0x5a;
+                    assert!(
+                        id < P && d[9..].iter().all(|&b| b == fill),
+                        "record {} damaged: {d:?}",
+                        r.seq()
+                    );
+                    assert!(
+                        last[id].is_none_or(|l| n > l),
+                        "record {}: producer {id} counter {n} after {:?} (an old write replayed)",
+                        r.seq(),
+                        last[id]
+                    );
+                    last[id] = Some(n);
+                    read += 1;
+                }
+                Err(RecvError::Lagged { missed: m }) => missed += m,
+                Err(RecvError::Closed(_)) => return (read, missed),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    let producers: Vec<_> = (0..P as u8)
+        .map(|id| {
+            let p = log.producer();
+            thread::spawn(move || {
+                let mut rec = [0u8; 56];
+                rec[0] = id;
+                for n in 0..per {
+                    rec[1..9].copy_from_slice(&n.to_le_bytes());
+                    rec[9..].fill((n as u8) ^ 0x5a);
+                    p.append(&rec).unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().unwrap();
+    }
+    log.close(CloseStatus::Ok);
+    let (read, missed) = reader.join().unwrap();
+    assert_eq!(read + missed, P as u64 * per);
+}

@@ -29,7 +29,11 @@
 //! `retain_bytes`); under `DropOldest` the oldest segment is evicted even if
 //! leased, and its lessees learn `Lagged` when they leave it. Unlinked
 //! segments are retired through crossbeam-epoch and go back to the pool when
-//! no thread can still reach them and no lease remains.
+//! no pinned thread can still reach them, no lease remains, and every frame
+//! reserved in them is committed (appends to in-memory logs do not pin: see
+//! [`docs::design`](crate::docs::design)). In-memory segments are never
+//! freed before the log: beyond the pool they wait in a graveyard with their
+//! pages given back to the kernel.
 //!
 //! ## Lagging
 //!
@@ -134,6 +138,14 @@ pub(crate) struct Shared {
     pub(crate) hdr: usize,
     /// A read-only (tailing) durable log: appends fail.
     pub(crate) read_only: bool,
+    /// Appends reserve without pinning the epoch (in-memory logs): their
+    /// segments are type-stable — never freed while the log lives (see
+    /// `recycle` and the graveyard) — so a stale tail pointer stays valid.
+    pub(crate) pin_free: bool,
+    /// Segments whose memory was given back, kept (for `pin_free`) until the
+    /// log is dropped or a linker reuses them. A push-only Treiber stack
+    /// with a single popper (the linker, under `link_busy`): no ABA.
+    graveyard: AtomicPtr<Segment>,
     /// Durable logs: files, recovery, named cursors.
     #[cfg(not(fanlog_loom))]
     pub(crate) store: Option<Box<crate::store::Store>>,
@@ -236,6 +248,9 @@ impl Shared {
             Some(store),
         );
         shared.hdr = frame::DURABLE_HEADER;
+        // Durable segments are unmapped (and their files deleted) when
+        // recycled: producers pin the epoch for them.
+        shared.pin_free = false;
         Arc::new(shared)
     }
 
@@ -259,6 +274,8 @@ impl Shared {
             config,
             hdr: frame::HEADER,
             read_only,
+            pin_free: true,
+            graveyard: AtomicPtr::new(std::ptr::null_mut()),
             #[cfg(not(fanlog_loom))]
             store,
             head: CachePadded::new(AtomicPtr::new(head)),
@@ -632,6 +649,14 @@ impl Shared {
                 unsafe { (*p).reset(base) };
                 break p;
             }
+            if let Some(p) = self.graveyard_pop() {
+                // Relaxed: a gauge.
+                self.allocated.fetch_add(1, Ordering::Relaxed);
+                // SAFETY: popped from the graveyard: ours alone (its memory
+                // reads as zeros).
+                unsafe { (*p).reset(base) };
+                break p;
+            }
             // Memory held: linked segments plus unlinked ones not yet back in
             // the pool (in their epoch grace period, or leased by cursors
             // stranded in an evicted segment). Allow the budget plus one
@@ -902,6 +927,9 @@ impl Shared {
             drop(unsafe { Box::from_raw(seg) });
             return;
         }
+        // A producer on the unpinned fast path may still be copying into a
+        // frame it reserved before the segment was retired.
+        s.wait_committed(self.hdr);
         // Relaxed: gauges.
         let over = self.allocated.load(Ordering::Relaxed) > self.max_segments;
         if !over {
@@ -916,8 +944,56 @@ impl Shared {
             }
         }
         self.allocated.fetch_sub(1, Ordering::Relaxed);
-        // SAFETY: exclusive owner; the box was created by `Segment::new`.
-        drop(unsafe { Box::from_raw(seg) });
+        // Not freed: a producer may hold a stale pointer to it (pin-free
+        // appends). Its memory goes back to the kernel; the struct waits in
+        // the graveyard for reuse or for the log's drop.
+        s.data.release(s.used_bytes());
+        self.graveyard_push(seg);
+    }
+
+    /// Pushes a released segment on the graveyard.
+    fn graveyard_push(&self, seg: *mut Segment) {
+        // SAFETY: the caller owns `seg` exclusively (it is in no list).
+        let s = unsafe { &*seg };
+        // Relaxed: only the CAS below publishes.
+        let mut head = self.graveyard.load(Ordering::Relaxed);
+        loop {
+            // Relaxed: published by the Release CAS.
+            s.grave_next.store(head, Ordering::Relaxed);
+            // Release: the popper (Acquire) sees `grave_next` and the
+            // released memory state.
+            match self.graveyard.compare_exchange_weak(
+                head,
+                seg,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(h) => head = h,
+            }
+        }
+    }
+
+    /// Pops a released segment (linker only, under `link_busy`: the single
+    /// popper, so a node cannot be popped and pushed back under us).
+    fn graveyard_pop(&self) -> Option<*mut Segment> {
+        // Acquire: pairs with the Release CAS in `graveyard_push`.
+        let mut head = self.graveyard.load(Ordering::Acquire);
+        while !head.is_null() {
+            // SAFETY: graveyard segments are never freed while the log lives.
+            let next = unsafe { (*head).grave_next.load(Ordering::Relaxed) };
+            // Acquire: as above.
+            match self.graveyard.compare_exchange_weak(
+                head,
+                next,
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(head),
+                Err(h) => head = h,
+            }
+        }
+        None
     }
 
     /// Records the bytes of a segment that was just sealed at `offset`.
@@ -955,14 +1031,29 @@ impl Shared {
                     None => crate::sync::spin_hint(),
                 }
             };
+            // Hold `link_busy` for the CAS: a linker is then never between
+            // resetting a segment and linking it, so a pin-free producer
+            // that reserved in the reset segment cannot lose its record to
+            // a failed link.
+            // Acquire: pairs with the linker's Release of the flag.
+            while self
+                .link_busy
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                crate::sync::yield_now();
+            }
             // AcqRel: installs the "closed here" link, or finds the
             // successor that a linker published with Release.
-            match ts.next.compare_exchange(
+            let r = ts.next.compare_exchange(
                 std::ptr::null_mut(),
                 closed_link(),
                 Ordering::AcqRel,
                 Ordering::Acquire,
-            ) {
+            );
+            // Release: hands the list to the next linker.
+            self.link_busy.store(false, Ordering::Release);
+            match r {
                 Ok(_) => break ts.base() + count,
                 Err(n) => t = n,
             }
@@ -993,6 +1084,12 @@ impl Drop for Shared {
             if !st.read_only && st.sync != crate::store::SyncPolicy::None {
                 let _ = st.flush(self);
             }
+        }
+        let mut g = self.graveyard.load(Ordering::Relaxed);
+        while !g.is_null() {
+            // SAFETY: graveyard segments are owned by the graveyard alone.
+            let seg = unsafe { Box::from_raw(g) };
+            g = seg.grave_next.load(Ordering::Relaxed);
         }
         let mut p = self.head.load(Ordering::Relaxed);
         while !p.is_null() && p != closed_link() {

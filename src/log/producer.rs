@@ -18,9 +18,12 @@ use std::time::Duration;
 /// append (under [`OverflowPolicy::Block`](crate::OverflowPolicy::Block))
 /// return [`AppendError::Interrupted`].
 ///
-/// Appends never take a lock and never allocate: one epoch pin, one
-/// `fetch_add` on the tail segment, a copy, one Release store, and one fence
-/// plus a load to learn whether a reader is asleep.
+/// Appends never take a lock and never allocate: one `fetch_add` on the
+/// tail segment, a copy, one Release store, and a compiler fence plus a load
+/// to learn whether a reader is asleep. In-memory logs do not even pin the
+/// epoch for that (their segments are type-stable; see
+/// [`docs::design`](crate::docs::design)); only the append that finds the
+/// tail segment full pins, to link the next one.
 pub struct Producer {
     shared: Arc<Shared>,
     interrupt: Arc<ProducerWake>,
@@ -381,6 +384,45 @@ fn reserve(
         return Err(AppendError::Closed(shared.close_status()));
     }
     let mut write = Some(write);
+    if shared.pin_free {
+        // The fast path: no epoch pin. An in-memory log never frees a
+        // segment while it lives (see `Shared::recycle`), so the tail
+        // pointer stays dereferenceable even if the segment is retired and
+        // reused meanwhile; the reservation word decides what we may do.
+        let seg_ptr = shared.tail_segment();
+        // SAFETY: type-stable segments (above); `shared` keeps the log alive.
+        let seg = unsafe { &*seg_ptr };
+        // Relaxed: a hint; the reservation below is authoritative.
+        if seg.sealed.load(Ordering::Relaxed) == 0 {
+            // Acquire: if the segment was recycled and reset since we loaded
+            // the pointer, this RMW reads from the release sequence headed by
+            // `Segment::reset`'s Release store, so `base` below is the new
+            // life's (and the zeroing before it happened-before our writes).
+            // A reservation that fails leaves only a harmless increment (the
+            // segment is sealed, in this life or its old one).
+            let old = seg
+                .tail
+                .fetch_add((count << COUNT_SHIFT) | bytes, Ordering::Acquire);
+            let (closed, idx, off) = unpack(old);
+            if closed {
+                return Err(AppendError::Closed(shared.close_status()));
+            }
+            let size = seg.size() as u64;
+            if off + bytes <= size {
+                let seq = seg.base() + idx;
+                (write.take().expect("written once"))(seg, off as usize, seq);
+                return Ok(seq);
+            }
+            if off <= size {
+                // The first reservation past the end of this life: seal.
+                // Release pairs with the Acquire in `Segment::sealed_count`.
+                seg.sealed
+                    .store(super::segment::SEALED | idx, Ordering::Release);
+                shared.note_sealed(off);
+            }
+        }
+        // Sealed: the pinned path below links or finds the successor.
+    }
     loop {
         let mut guard = epoch::pin();
         let mut seg_ptr = shared.tail_segment();

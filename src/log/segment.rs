@@ -235,6 +235,24 @@ impl Storage {
         self.shadow[_off / 8].with(|_| ());
     }
 
+    /// Gives the memory back to the kernel (anonymous maps: the pages read
+    /// as zeros afterwards) or, for heap blocks, zeroes the first `used`
+    /// bytes. The caller must have exclusive access to the bytes.
+    pub(crate) fn release(&self, used: usize) {
+        #[cfg(not(any(miri, fanlog_loom)))]
+        if let Some(MapHold::Anon(_)) = &self._map {
+            // SAFETY: `ptr..ptr+len` is our private anonymous mapping;
+            // MADV_DONTNEED drops its pages (later reads see zeros) and
+            // touches no Rust-visible object (nobody holds a reference to
+            // these bytes: exclusive access is the caller's contract).
+            let r = unsafe { libc::madvise(self.ptr.cast(), self.len, libc::MADV_DONTNEED) };
+            if r == 0 {
+                return;
+            }
+        }
+        self.zero(used);
+    }
+
     /// Zeroes the first `used` bytes. The caller must have exclusive access.
     pub(crate) fn zero(&self, used: usize) {
         let used = used.min(self.len);
@@ -279,6 +297,8 @@ pub(crate) struct Segment {
     pub(crate) base: AtomicU64,
     /// Lease count and `RETIRED` bit (see the module docs).
     pub(crate) state: AtomicU64,
+    /// Next segment in the log's graveyard (segments kept, memory released).
+    pub(crate) grave_next: AtomicPtr<Segment>,
     /// The frames.
     pub(crate) data: Storage,
     /// Durable logs: the segment's file.
@@ -295,6 +315,7 @@ impl Segment {
             next: AtomicPtr::new(ptr::null_mut()),
             base: AtomicU64::new(base),
             state: AtomicU64::new(0),
+            grave_next: AtomicPtr::new(ptr::null_mut()),
             data: Storage::new(size, memory)?,
             #[cfg(not(fanlog_loom))]
             file: None,
@@ -310,6 +331,7 @@ impl Segment {
             next: AtomicPtr::new(ptr::null_mut()),
             base: AtomicU64::new(base),
             state: AtomicU64::new(0),
+            grave_next: AtomicPtr::new(ptr::null_mut()),
             data,
             file: Some(file),
         })
@@ -355,12 +377,41 @@ impl Segment {
     /// caller has exclusive access (it took the segment from the pool).
     pub(crate) fn reset(&self, base: u64) {
         // Relaxed: the segment is published afterwards with a Release store
-        // (`next`, then the log's tail), which orders all of these.
-        self.tail.store(0, Ordering::Relaxed);
+        // (`next`, then the log's tail), which orders all of these for
+        // producers and readers that find it through the list.
         self.sealed.store(0, Ordering::Relaxed);
         self.next.store(ptr::null_mut(), Ordering::Relaxed);
         self.base.store(base, Ordering::Relaxed);
         self.state.store(0, Ordering::Relaxed);
+        // Release, and last: a producer on the unpinned fast path may still
+        // hold a pointer to this segment from its previous life; if its
+        // reservation (an Acquire RMW) lands in the new life, it reads from
+        // the release sequence headed by this store and so sees `base`.
+        self.tail.store(0, Ordering::Release);
+    }
+
+    /// Waits until every frame reserved in this (sealed) life is committed:
+    /// producers on the unpinned fast path do not hold the epoch, so a
+    /// segment can be retired while one of them is still copying a payload
+    /// into it. `hdr` is the log's frame header size.
+    pub(crate) fn wait_committed(&self, hdr: usize) {
+        let Some(count) = self.sealed_count() else {
+            return;
+        };
+        let mut off = 0usize;
+        for _ in 0..count {
+            let w = self.data.commit_word(off);
+            // Acquire: pairs with the producer's Release commit, so its
+            // writes happen before whatever we do to the memory next.
+            while w.load(Ordering::Acquire) == 0 {
+                crate::sync::yield_now();
+            }
+            self.data.track_read(off);
+            // SAFETY: the frame is committed: its length field is written
+            // and immutable in this life; `off + 8 + 4 <= size`.
+            let len = unsafe { (self.data.at(off).add(super::frame::LEN_AT) as *const u32).read() };
+            off += super::frame::frame_len_h(hdr, len as usize);
+        }
     }
 
     /// Bytes used in the life that is ending (for zeroing).
