@@ -1283,6 +1283,68 @@ mod tests {
     use super::*;
     use crate::{Memory, RecvError, Start};
 
+    /// Pin-free appends: a producer "preempted" between its reservation and
+    /// its writes (the test hook parks it there) must not find its segment
+    /// recycled and reused under it. Recycling waits for its commit; without
+    /// that wait its late frame lands in a later life of the segment and a
+    /// reader stops there (the commit word holds an old sequence number).
+    #[test]
+    #[cfg_attr(miri, ignore = "sleeps; threads parked for 100 ms")]
+    fn recycle_waits_for_a_preempted_pin_free_writer() {
+        use std::sync::mpsc;
+        let log = Log::builder()
+            .segment_size(256)
+            .max_bytes(512)
+            .overflow(OverflowPolicy::DropOldest)
+            .memory(Memory::Heap)
+            .pool_segments(2)
+            .build()
+            .unwrap();
+        assert!(log.shared.pin_free);
+        let (reserved_tx, reserved) = mpsc::channel();
+        let (go, go_rx) = mpsc::channel::<()>();
+        let p = log.producer();
+        let writer = std::thread::spawn(move || {
+            let mut once = Some((reserved_tx, go_rx));
+            producer::test_hooks::PAUSE_IN_WRITE.with(|h| {
+                *h.borrow_mut() = Some(Box::new(move || {
+                    if let Some((tx, rx)) = once.take() {
+                        tx.send(()).unwrap();
+                        rx.recv().unwrap();
+                    }
+                }))
+            });
+            p.append(&[0xAA; 100]).unwrap()
+        });
+        reserved.recv().unwrap(); // the writer holds seq 0, uncommitted
+        let l2 = log.clone();
+        let filler = std::thread::spawn(move || {
+            for i in 1..=40u8 {
+                l2.append(&[i; 100]).unwrap();
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        go.send(()).unwrap();
+        filler.join().unwrap();
+        assert_eq!(writer.join().unwrap(), 0);
+        // Every retained record is readable, intact, up to the last one.
+        let last = log.next_seq() - 1;
+        let mut c = log.cursor(Start::Earliest).unwrap();
+        loop {
+            match c.try_next() {
+                Ok(r) => {
+                    let d = r.data();
+                    assert!(d.iter().all(|&b| b == d[0]), "record {} damaged", r.seq());
+                    if r.seq() == last {
+                        break;
+                    }
+                }
+                Err(RecvError::Lagged { .. }) => {}
+                Err(e) => panic!("stopped before record {last}: {e}"),
+            }
+        }
+    }
+
     fn heap_log(seg: usize, segs: usize, policy: OverflowPolicy) -> Log {
         Log::builder()
             .segment_size(seg)

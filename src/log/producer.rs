@@ -255,6 +255,12 @@ unsafe fn write_frame(
     data: &[u8],
 ) {
     seg.data.track_write(off);
+    #[cfg(all(test, not(fanlog_loom)))]
+    test_hooks::PAUSE_IN_WRITE.with(|h| {
+        if let Some(f) = h.borrow_mut().as_mut() {
+            f()
+        }
+    });
     let p = seg.data.at(off);
     // SAFETY: the reservation gives us exclusive write access to the whole
     // frame; `p` is 8-aligned so the u32/u64 header fields are aligned; the
@@ -540,4 +546,17 @@ fn sync_failed(shared: &Arc<Shared>, seq: u64, e: std::io::Error) -> AppendError
         msg.clone(),
     ));
     AppendError::Io(msg)
+}
+
+/// Test hooks: a producer thread can be "preempted" between its reservation
+/// and its writes.
+#[cfg(all(test, not(fanlog_loom)))]
+pub(crate) mod test_hooks {
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// Called by this thread's appends after reserving, before writing.
+        pub(crate) static PAUSE_IN_WRITE: RefCell<Option<Box<dyn FnMut()>>> =
+            RefCell::new(None);
+    }
 }
