@@ -4,6 +4,12 @@
 //! created — never a `SIGBUS` — and loses nothing: every record appended
 //! before stays readable, and appends succeed again once there is room.
 //!
+//! The writer keeps a spare segment file made ahead of time (once the first
+//! segment has filled). Under a full disk the spare still holds its
+//! preallocated blocks, so the segment that takes it is fine; the error
+//! comes at the first segment whose file cannot be created: with no spare
+//! (the first phase), or the one after the spare (the second).
+//!
 //! The limit is per process, so the test runs in a re-executed child.
 #![cfg(not(fanlog_loom))]
 
@@ -39,29 +45,91 @@ fn child(dir: &Path) {
     }
     // No room for another segment file.
     set_fsize_limit(4096);
-    match log.append(&rec) {
+    full_at(log.append(&rec), n, false);
+    nothing_lost_then_resume(&log, n, &rec);
+    n += 1;
+
+    // Second phase: a segment switch happened, so the background thread
+    // makes a spare. Fill the second segment up to its end and give the
+    // spare time to be ready.
+    while n < 2 * per_segment {
+        assert_eq!(log.append(&rec).unwrap(), n);
+        n += 1;
+    }
+    wait_for_spare(dir);
+    set_fsize_limit(4096);
+    // Append until the first segment file that cannot be created: the third
+    // segment if the spare was not ready after all, else the fourth (the
+    // third is the spare; the next spare cannot be made).
+    let err = loop {
+        match log.append(&rec) {
+            Ok(seq) => {
+                assert_eq!(seq, n);
+                n += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        n == 2 * per_segment || n == 3 * per_segment,
+        "error at {n}, not at a segment boundary it should be at"
+    );
+    full_at(Err(err), n, n == 3 * per_segment);
+    nothing_lost_then_resume(&log, n, &rec);
+    println!("CHILD OK {}", n + 1);
+}
+
+/// `r` is the full-disk error for the segment file starting at `n`.
+fn full_at(r: Result<u64, AppendError>, n: u64, spare_used: bool) {
+    match r {
         Err(AppendError::Io(msg)) => {
             assert!(msg.contains("cannot create segment file"), "{msg}");
-            assert!(msg.contains(".seg"), "the message names the file: {msg}");
-            eprintln!("full disk error: {msg}");
+            assert!(
+                msg.contains(&format!("{n:020}.seg")),
+                "the message names the file: {msg}"
+            );
+            eprintln!("full disk error at {n} (spare used: {spare_used}): {msg}");
         }
         other => panic!("expected AppendError::Io, got {other:?}"),
     }
-    // Retrying while still full fails the same way, appending nothing.
-    assert!(matches!(log.append(&rec), Err(AppendError::Io(_))));
+}
+
+/// Still full: retrying fails the same way and appends nothing; the `n`
+/// records appended before are intact; once there is room again, appends
+/// continue at `n`.
+fn nothing_lost_then_resume(log: &Log, n: u64, rec: &[u8]) {
+    assert!(matches!(log.append(rec), Err(AppendError::Io(_))));
     assert_eq!(log.next_seq(), n);
-    // Everything appended before is intact.
     let mut c = log.cursor(Start::Earliest).unwrap();
     for i in 0..n {
         let r = c.try_next().unwrap();
-        assert_eq!((r.seq(), r.data()), (i, &rec[..]));
+        assert_eq!((r.seq(), r.data()), (i, rec));
     }
     assert_eq!(c.try_next().unwrap_err(), RecvError::Empty);
-    // Room again: appends continue at the next sequence number.
     set_fsize_limit(libc::RLIM_INFINITY);
-    assert_eq!(log.append(&rec).unwrap(), n);
+    assert_eq!(log.append(rec).unwrap(), n);
     assert_eq!(c.next().unwrap().seq(), n);
-    println!("CHILD OK");
+}
+
+/// Waits (up to 5 s) until a spare segment file is fully allocated, then a
+/// little longer for it to be handed over.
+fn wait_for_spare(dir: &Path) {
+    let full = (4096 + SEGMENT) as u64;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        let ready = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| {
+                e.file_name().to_string_lossy().starts_with("spare-")
+                    && e.metadata().is_ok_and(|m| m.len() == full)
+            });
+        if ready {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
 }
 
 #[test]
@@ -89,10 +157,16 @@ fn full_disk_is_an_error_at_segment_creation() {
         "child failed ({:?}):\n{stdout}\n{stderr}",
         out.status
     );
-    // Reopening finds every record, and no stray temporary file is left.
+    // Reopening finds every record, and no stray temporary file is left
+    // (nor the spare: dropping the log deletes it).
+    let appended: u64 = stdout
+        .split("CHILD OK ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("the child reports how many records it appended");
     let log = Log::open(&dir, &OpenOptions::new()).unwrap();
-    let per_segment = (SEGMENT / 1032) as u64;
-    assert_eq!(log.recovery().unwrap().next_seq, per_segment + 1);
+    assert_eq!(log.recovery().unwrap().next_seq, appended);
     drop(log);
     let stray: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()

@@ -919,12 +919,12 @@ impl Shared {
         let s = unsafe { &*seg };
         #[cfg(not(fanlog_loom))]
         if let Some(st) = self.store() {
-            // Durable segments are files: delete (writer) and unmap.
-            st.on_recycle(s);
+            // Durable segments are files: the store deletes (writer) and
+            // unmaps them, possibly later on its background thread.
             // Relaxed: a gauge.
             self.allocated.fetch_sub(1, Ordering::Relaxed);
             // SAFETY: exclusive owner; the box was created by the store.
-            drop(unsafe { Box::from_raw(seg) });
+            st.on_recycle(unsafe { Box::from_raw(seg) });
             return;
         }
         // A producer on the unpinned fast path may still be copying into a

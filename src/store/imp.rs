@@ -11,12 +11,12 @@ use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use crate::{CloseStatus, Log, Start};
 use arc_swap::ArcSwap;
 use crossbeam_epoch as epoch;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 /// The durable part of a log's shared state.
@@ -29,8 +29,9 @@ pub(crate) struct Store {
     poll_interval: Duration,
     /// The writer's `flock` on `LOCK` (held while open).
     _lock: Option<File>,
-    /// A segment file was created or deleted since the last directory sync.
-    dir_dirty: AtomicBool,
+    /// Segment-file work shared with the background thread (spares,
+    /// unmaps) and the directory's dirty flag.
+    files: Arc<Files>,
     /// Serializes flushes; holds the last checkpoint written.
     flush_state: Mutex<Option<Checkpoint>>,
     recovery: Recovery,
@@ -47,6 +48,83 @@ pub(crate) struct Store {
     /// Background thread (interval flusher or tail follower).
     bg: Mutex<Option<std::thread::JoinHandle<()>>>,
     stop: Arc<AtomicBool>,
+}
+
+/// Recycled segments waiting for the background thread to unmap them:
+/// beyond this many, the producer that recycles the next one unmaps the
+/// oldest itself, so a stalled background thread never holds disk space
+/// unboundedly and never makes a producer wait.
+const MAX_RETIRED: usize = 4;
+
+/// Segment-file work moved off the producers' path, shared by the store and
+/// its background thread (which holds this, not the log, so that dropping
+/// the log is never delayed by it). See the [store module](super) docs.
+struct Files {
+    /// The log's directory.
+    dir: PathBuf,
+    /// Bytes of frames per segment.
+    segment_size: usize,
+    /// `EveryBatch`: new segment files are fsynced with their directory.
+    sync_new: bool,
+    /// Writable logs: the background thread, once it runs (spares and
+    /// background unmapping are in use only then).
+    thread: OnceLock<std::thread::Thread>,
+    /// A segment file made ahead of time, taken by the linker.
+    spare: Mutex<Option<file::Spare>>,
+    /// The linker has asked for a segment file once: spares are made only
+    /// from then on, so a log that never fills its first segment never has
+    /// a file in its directory beyond its segments.
+    wanted: AtomicBool,
+    /// Recycled segments, their files already unlinked, that the
+    /// background thread unmaps (which frees the file's blocks and pages),
+    /// oldest first.
+    retired: Mutex<VecDeque<Box<Segment>>>,
+    /// A segment file was created or deleted since the last directory sync.
+    dir_dirty: AtomicBool,
+}
+
+impl Files {
+    /// Wakes the background thread, if there is one.
+    fn wake(&self) {
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
+    }
+
+    /// Background thread: unmaps what was recycled, then makes a spare if
+    /// the linker took it. `made` numbers the spare files.
+    fn housekeep(&self, made: &mut u64) {
+        // Unmaps first: they free the disk space the spare may need.
+        loop {
+            let next = self.retired.lock().expect("retired lock").pop_front();
+            let Some(seg) = next else { break };
+            drop(seg);
+        }
+        // Relaxed: a hint; the linker's wake-up that follows its store
+        // brings us back here anyway.
+        if !self.wanted.load(Ordering::Relaxed) || self.spare.lock().expect("spare lock").is_some()
+        {
+            return;
+        }
+        // On failure (full disk...) no spare: the linker makes the file
+        // itself and reports the error to the producer that needed it.
+        if let Ok(sp) = file::create_spare(&self.dir, self.segment_size, *made, self.sync_new) {
+            *made += 1;
+            // Only this thread fills the slot, so it is still empty.
+            *self.spare.lock().expect("spare lock") = Some(sp);
+        }
+    }
+
+    /// After the background thread stopped: deletes the unused spare and
+    /// unmaps what is still waiting.
+    fn shutdown(&self) {
+        if let Some(sp) = self.spare.lock().ok().and_then(|mut s| s.take()) {
+            sp.discard();
+        }
+        if let Ok(mut q) = self.retired.lock() {
+            q.clear();
+        }
+    }
 }
 
 /// A named cursor's handle, held by the cursor.
@@ -159,7 +237,16 @@ pub(crate) fn open(dir: &Path, opts: &OpenOptions) -> Result<Log, StoreError> {
         max_age: opts.max_age,
         poll_interval: opts.poll_interval,
         _lock: lock,
-        dir_dirty: AtomicBool::new(false),
+        files: Arc::new(Files {
+            dir: dir.to_path_buf(),
+            segment_size,
+            sync_new: opts.sync == SyncPolicy::EveryBatch,
+            thread: OnceLock::new(),
+            spare: Mutex::new(None),
+            wanted: AtomicBool::new(false),
+            retired: Mutex::new(VecDeque::new()),
+            dir_dirty: AtomicBool::new(false),
+        }),
         flush_state: Mutex::new(ckpt),
         recovery: report,
         named: Mutex::new(HashMap::new()),
@@ -204,40 +291,66 @@ fn read_close_status(path: &Path) -> CloseStatus {
 
 fn start_background(shared: &Arc<Shared>) {
     let Some(st) = shared.store() else { return };
-    let every = match (st.read_only, st.sync) {
-        (true, _) => st.poll_interval,
-        (false, SyncPolicy::Interval(d)) => d,
-        (false, _) => match st.max_age {
-            // Age limits are enforced on this tick too.
-            Some(a) => (a / 4).clamp(Duration::from_millis(10), Duration::from_secs(60)),
-            None => return,
-        },
+    let periodic = match (st.read_only, st.sync) {
+        (true, _) => Some(st.poll_interval),
+        (false, SyncPolicy::Interval(d)) => Some(d),
+        // Age limits are enforced on this tick too.
+        (false, _) => st
+            .max_age
+            .map(|a| (a / 4).clamp(Duration::from_millis(10), Duration::from_secs(60))),
     };
+    // Writers always have the thread: it makes spare segment files and
+    // unmaps deleted ones (woken by the linker and by `on_recycle`).
+    let files = (!st.read_only).then(|| st.files.clone());
+    if periodic.is_none() && files.is_none() {
+        return;
+    }
+    // Without periodic work the thread still looks every second (a spare
+    // that could not be made, e.g. on a full disk, is retried then).
+    let every = periodic.unwrap_or(Duration::from_secs(1));
     let weak: Weak<Shared> = Arc::downgrade(shared);
     let stop = st.stop.clone();
     let h = std::thread::Builder::new()
         .name("fanlog-store".into())
-        .spawn(move || loop {
-            std::thread::park_timeout(every);
-            // Acquire: pairs with the Release store in `Store::drop`.
-            if stop.load(Ordering::Acquire) {
-                return;
-            }
-            let Some(shared) = weak.upgrade() else { return };
-            let Some(st) = shared.store() else { return };
-            if st.read_only {
-                st.follow(&shared);
-            } else {
-                if matches!(st.sync, SyncPolicy::Interval(_)) {
-                    let _ = st.flush(&shared);
+        .spawn(move || {
+            let mut next_tick = std::time::Instant::now() + every;
+            let mut made = 0u64;
+            loop {
+                std::thread::park_timeout(
+                    next_tick.saturating_duration_since(std::time::Instant::now()),
+                );
+                // Acquire: pairs with the Release store in `Store::drop`.
+                if stop.load(Ordering::Acquire) {
+                    return;
                 }
-                if st.max_age.is_some() {
-                    let guard = epoch::pin();
-                    shared.try_reclaim(&guard, false);
+                if let Some(f) = &files {
+                    f.housekeep(&mut made);
+                }
+                let now = std::time::Instant::now();
+                if now >= next_tick {
+                    next_tick = now + every;
+                    if periodic.is_some() {
+                        let Some(shared) = weak.upgrade() else { return };
+                        let Some(st) = shared.store() else { return };
+                        if st.read_only {
+                            st.follow(&shared);
+                        } else {
+                            if matches!(st.sync, SyncPolicy::Interval(_)) {
+                                let _ = st.flush(&shared);
+                            }
+                            if st.max_age.is_some() {
+                                let guard = epoch::pin();
+                                shared.try_reclaim(&guard, false);
+                            }
+                        }
+                    }
                 }
             }
         });
     if let Ok(h) = h {
+        if !st.read_only {
+            let _ = st.files.thread.set(h.thread().clone());
+        }
         *st.bg.lock().expect("bg lock") = Some(h);
     }
 }
@@ -252,6 +365,9 @@ impl Drop for Store {
                 let _ = h.join();
             }
         }
+        // The thread is gone (or is us, in its periodic work): nothing else
+        // touches the spare or the queue.
+        self.files.shutdown();
     }
 }
 
@@ -263,11 +379,32 @@ impl Store {
 
     /// Creates the segment file for `base` (linker). On failure the reason
     /// is kept for [`Store::last_error`].
+    ///
+    /// Takes the spare file if one is ready (header, rename: no allocation,
+    /// no page faults later); else makes the file on the spot, which is
+    /// also where a full disk shows (the background thread could not make
+    /// the spare either). Wakes the background thread to make the next one.
     pub(crate) fn create_segment(&self, size: usize, base: u64) -> Option<Box<Segment>> {
-        match file::create_segment(&self.dir, size, base, self.sync == SyncPolicy::EveryBatch) {
+        let sync = self.sync == SyncPolicy::EveryBatch;
+        // `try_lock`: the background thread holds the lock only to look at
+        // or fill the slot; never wait for it.
+        let spare = match self.files.spare.try_lock() {
+            Ok(mut slot) if size == self.files.segment_size => slot.take(),
+            _ => None,
+        };
+        let made = match spare {
+            Some(sp) => sp
+                .into_segment(&self.dir, size, base, sync)
+                .or_else(|_| file::create_segment(&self.dir, size, base, sync)),
+            None => file::create_segment(&self.dir, size, base, sync),
+        };
+        // Relaxed: see `Files::housekeep`.
+        self.files.wanted.store(true, Ordering::Relaxed);
+        self.files.wake();
+        match made {
             Ok(s) => {
                 // Relaxed: read by the next flush, which syncs the directory.
-                self.dir_dirty.store(true, Ordering::Relaxed);
+                self.files.dir_dirty.store(true, Ordering::Relaxed);
                 Some(s)
             }
             Err(e) => {
@@ -300,14 +437,37 @@ impl Store {
         file::publish_sealed(seg, count);
     }
 
-    /// A segment is being freed: delete its file (writer).
-    pub(crate) fn on_recycle(&self, seg: &Segment) {
-        if let Some(f) = &seg.file {
-            if f.owned && !self.read_only {
-                let _ = std::fs::remove_file(&f.path);
-                // Relaxed: see `create_segment`.
-                self.dir_dirty.store(true, Ordering::Relaxed);
+    /// A segment is being freed: delete its file (writer) and unmap it.
+    ///
+    /// The file is unlinked here, at once, as it always was: the directory
+    /// after a crash, retention's disk accounting as seen in the directory
+    /// and the order of deletions are unchanged. The unmap, which is where
+    /// the kernel frees an unlinked file's blocks and page cache (the costly
+    /// part), goes to the background thread; past [`MAX_RETIRED`] waiting,
+    /// the caller unmaps the oldest itself.
+    pub(crate) fn on_recycle(&self, seg: Box<Segment>) {
+        let Some(f) = &seg.file else { return };
+        if !f.owned || self.read_only {
+            return; // read-only: dropping it unmaps it
+        }
+        let _ = std::fs::remove_file(&f.path);
+        // Relaxed: read by the next flush, which syncs the directory.
+        self.files.dir_dirty.store(true, Ordering::Relaxed);
+        if self.files.thread.get().is_none() {
+            return; // dropping it unmaps it
+        }
+        let overflow = {
+            let mut q = self.files.retired.lock().expect("retired lock");
+            q.push_back(seg);
+            if q.len() > MAX_RETIRED {
+                q.pop_front()
+            } else {
+                None
             }
+        };
+        match overflow {
+            Some(oldest) => drop(oldest),
+            None => self.files.wake(),
         }
     }
 
@@ -516,7 +676,7 @@ impl Store {
         }
         // Relaxed: paired with the store in `create_segment` only as a hint;
         // a racing creation is synced by the next flush.
-        if self.dir_dirty.swap(false, Ordering::Relaxed) {
+        if self.files.dir_dirty.swap(false, Ordering::Relaxed) {
             file::sync_dir(&self.dir).map_err(|e| io_at(&self.dir, e))?;
         }
         for s in self.named_list.load().iter() {
