@@ -49,7 +49,7 @@ pub(crate) const FORMAT_VERSION: u32 = 1;
 /// log, low enough that `seq + 1` (commit words) and `base + count` never
 /// overflow for the records one segment can hold.
 pub(crate) const MAX_BASE: u64 = 1 << 62;
-const SEALED_AT: usize = 64;
+pub(crate) const SEALED_AT: usize = 64;
 const CLOSED_AT: usize = 72;
 
 /// What a segment knows about its file.

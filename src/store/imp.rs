@@ -169,9 +169,31 @@ pub(crate) fn open(dir: &Path, opts: &OpenOptions) -> Result<Log, StoreError> {
             .truncate(false)
             .open(&path)
             .map_err(|e| io_at(&path, e))?;
-        // SAFETY: plain syscall on an fd we own.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let e = std::io::Error::last_os_error();
+        let try_lock = || {
+            // SAFETY: plain syscall on an fd we own.
+            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        };
+        let mut locked = try_lock();
+        // A log this process dropped a moment ago can still hold the lock:
+        // its segments' epoch-deferred recycling keeps the log's state alive
+        // until the epoch turns. Turn it (pin + flush runs expired deferred
+        // functions) for up to ~50 ms before reporting `Locked`.
+        let mut round = 0;
+        while round < 500
+            && locked
+                .as_ref()
+                .is_err_and(|e| e.raw_os_error() == Some(libc::EWOULDBLOCK))
+        {
+            epoch::pin().flush();
+            std::thread::sleep(Duration::from_micros(100));
+            locked = try_lock();
+            round += 1;
+        }
+        if let Err(e) = locked {
             if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
                 return Err(StoreError::Locked { path });
             }

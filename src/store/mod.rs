@@ -184,6 +184,12 @@ pub struct Recovery {
     pub dropped_bytes: u64,
     /// Where the torn tail was cut: file and byte offset in it.
     pub truncated_at: Option<(PathBuf, u64)>,
+    /// Old segment files found beside a gap at the head of the log: files
+    /// that retention had already given up, whose deletion a crash
+    /// interrupted (it deletes a segment a lagging cursor held after newer
+    /// ones). They are deleted (writable) or ignored (read-only); none of
+    /// their records is counted as dropped.
+    pub stale_segments: usize,
     /// Read-only opens: corruption found before the checkpoint (file and
     /// offset in the text); cursors get
     /// [`RecvError::Corrupt`](crate::RecvError::Corrupt) there. A cursor

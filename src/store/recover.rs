@@ -132,6 +132,17 @@ fn read_header(path: &Path) -> Result<file::Header, String> {
     decode_header(&page)
 }
 
+/// The record count a writer published in a file's header when it linked
+/// the file's successor (`file::publish_sealed`), if any.
+fn read_sealed_word(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(path).ok()?;
+    let mut w = [0u8; 8];
+    f.read_exact_at(&mut w, file::SEALED_AT as u64).ok()?;
+    let v = u64::from_le_bytes(w);
+    (v & SEALED != 0).then_some(v & !SEALED)
+}
+
 /// Best-effort count of frames from `off` in `seg` (after a bad frame):
 /// (records, bytes) that recovery drops.
 fn count_dropped(seg: &Segment, mut off: usize) -> (u64, u64) {
@@ -238,8 +249,28 @@ pub(crate) fn recover(
             break;
         }
     }
-    let dropped_files: Vec<Found> = found.split_off(headers_ok);
+    let mut dropped_files: Vec<Found> = found.split_off(headers_ok);
     let segment_size = segment_size.expect("at least one good header");
+    // Stale files at the head. Retention deletes files as their segments
+    // are recycled, which is not always oldest first: a segment evicted
+    // while a lagging cursor still held it is deleted when the cursor lets
+    // go, after newer ones. A crash in between leaves an old file whose
+    // records (the count its header got when its successor was linked) end
+    // before the next file begins. Everything up to the last such gap was
+    // already given up by retention: forget it (and delete it when
+    // writable) rather than cut the newer files as a torn tail.
+    let mut first_live = 0;
+    for i in (0..found.len().saturating_sub(1)).rev() {
+        if let Some(count) = read_sealed_word(&found[i].path) {
+            if found[i].base.checked_add(count) != Some(found[i + 1].base) {
+                first_live = i + 1;
+                break;
+            }
+        }
+    }
+    let stale: Vec<Found> = found.drain(..first_live).collect();
+    report.stale_segments = stale.len();
+    dropped_files.extend(stale);
     if let Some(w) = want_size {
         if w != segment_size {
             return Err(StoreError::Format {
