@@ -30,6 +30,8 @@
 //! On a 2-core machine the `4p_4c` scenario runs 8 threads on 2 cores: it
 //! measures the waiting strategy as much as the log.
 
+mod common;
+
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
@@ -55,47 +57,6 @@ fn records_for(payload: usize) -> u64 {
     } else {
         1 << 20
     }
-}
-
-/// Sums the payload as little-endian 8-byte words (the tail zero-padded), so
-/// every byte is read.
-#[inline]
-fn touch(data: &[u8]) -> u64 {
-    let mut words = data.chunks_exact(8);
-    let mut acc = 0u64;
-    for w in &mut words {
-        acc = acc.wrapping_add(u64::from_le_bytes(w.try_into().unwrap()));
-    }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        acc = acc.wrapping_add(u64::from_le_bytes(last));
-    }
-    acc
-}
-
-/// Reads `records` records from `cursor`, checking that sequence numbers go
-/// up by one; returns the payload sum.
-fn consume(cursor: &mut Cursor, records: u64) -> u64 {
-    let mut next = cursor.position();
-    let end = next + records;
-    let mut acc = 0u64;
-    while next < end {
-        match cursor.next_batch(BATCH) {
-            Ok(batch) => {
-                for r in batch {
-                    if r.seq() != next {
-                        panic!("out of order: seq {} where {next} was expected", r.seq());
-                    }
-                    next += 1;
-                    acc = acc.wrapping_add(touch(r.data()));
-                }
-            }
-            Err(e) => panic!("read failed at seq {next}: {e}"),
-        }
-    }
-    acc
 }
 
 /// Appends `records` records of `payload` bytes, each carrying its counter.
@@ -125,7 +86,7 @@ fn run_once(log: &Log, producers: usize, cursors: usize, payload: usize, records
             .map(|mut cursor| {
                 s.spawn(move || {
                     go.wait();
-                    black_box(consume(&mut cursor, records))
+                    black_box(common::consume(&mut cursor, records, BATCH))
                 })
             })
             .collect();

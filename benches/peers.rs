@@ -67,6 +67,8 @@
 //!
 //! `BENCH_QUICK=1` shortens warm-up and measurement (for a smoke run).
 
+mod common;
+
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
@@ -113,23 +115,6 @@ fn frame_len(payload: usize) -> usize {
 // Payloads and checks, common to all systems
 // ---------------------------------------------------------------------------
 
-/// Sums the payload as little-endian 8-byte words: every byte is read.
-#[inline]
-fn touch(data: &[u8]) -> u64 {
-    let mut words = data.chunks_exact(8);
-    let mut acc = 0u64;
-    for w in &mut words {
-        acc = acc.wrapping_add(u64::from_le_bytes(w.try_into().unwrap()));
-    }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        acc = acc.wrapping_add(u64::from_le_bytes(last));
-    }
-    acc
-}
-
 /// What one consumer checks and counts.
 struct Check {
     /// Next expected counter of each producer.
@@ -170,7 +155,7 @@ impl Check {
             self.resync[pid] = false;
         }
         self.expected[pid] = counter + 1;
-        self.acc = self.acc.wrapping_add(touch(data));
+        self.acc = self.acc.wrapping_add(common::touch(data));
         self.seen += 1;
     }
 

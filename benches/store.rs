@@ -46,12 +46,12 @@
 //! The durable logs live in a directory under `std::env::temp_dir()`
 //! (`$TMPDIR`, else `/tmp`), removed when each benchmark is done.
 
+mod common;
+
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use fanlog::{
-    Cursor, Log, OpenOptions, OverflowPolicy, Producer, Start, SyncPolicy, Timestamps, Verify,
-};
+use fanlog::{Log, OpenOptions, OverflowPolicy, Producer, Start, SyncPolicy, Timestamps, Verify};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -138,47 +138,6 @@ fn produce(producer: &Producer, payload: usize, records: u64, batch: usize) {
         }
         i += k as u64;
     }
-}
-
-/// Sums the payload as little-endian 8-byte words (the tail zero-padded), so
-/// every byte is read.
-#[inline]
-fn touch(data: &[u8]) -> u64 {
-    let mut words = data.chunks_exact(8);
-    let mut acc = 0u64;
-    for w in &mut words {
-        acc = acc.wrapping_add(u64::from_le_bytes(w.try_into().unwrap()));
-    }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        acc = acc.wrapping_add(u64::from_le_bytes(last));
-    }
-    acc
-}
-
-/// Reads `records` records from `cursor`, checking that sequence numbers go
-/// up by one; returns the payload sum.
-fn consume(cursor: &mut Cursor, records: u64) -> u64 {
-    let mut next = cursor.position();
-    let end = next + records;
-    let mut acc = 0u64;
-    while next < end {
-        match cursor.next_batch(READ_BATCH) {
-            Ok(batch) => {
-                for r in batch {
-                    if r.seq() != next {
-                        panic!("out of order: seq {} where {next} was expected", r.seq());
-                    }
-                    next += 1;
-                    acc = acc.wrapping_add(touch(r.data()));
-                }
-            }
-            Err(e) => panic!("read failed at seq {next}: {e}"),
-        }
-    }
-    acc
 }
 
 /// Payload sizes with the records appended per iteration of the fast
@@ -317,7 +276,7 @@ fn read_throughput(c: &mut Criterion) {
                     let start = Instant::now();
                     for _ in 0..iters {
                         let mut cursor = log.cursor(Start::Earliest).expect("cursor");
-                        black_box(consume(&mut cursor, records));
+                        black_box(common::consume(&mut cursor, records, READ_BATCH));
                     }
                     start.elapsed()
                 })
