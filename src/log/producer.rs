@@ -367,6 +367,46 @@ pub(crate) fn append_batch<B: AsRef<[u8]>>(
     Ok(seq)
 }
 
+/// One reservation attempt of `count` frames totalling `bytes` in `seg`,
+/// the `fetch_add` done with `order` (see the callers for why each one is
+/// enough). `Ok(Some((offset, seq)))`: reserved. `Ok(None)`: the segment is
+/// sealed (known before, or sealed by this very attempt, the first one past
+/// its end). `Err(Closed)`: the log was closed with this segment as tail.
+#[inline(always)]
+fn try_reserve_in(
+    shared: &Shared,
+    seg: &Segment,
+    count: u64,
+    bytes: u64,
+    order: Ordering,
+) -> Result<Option<(usize, u64)>, AppendError> {
+    // Segments already known to be sealed are skipped, so failed
+    // reservations stay bounded by the producers racing the seal (unbounded
+    // `Full` retries used to overflow the record count into the `CLOSED`
+    // bit). `sealed` shares a line with `base`, which we read anyway.
+    // Relaxed: a hint; the reservation below is authoritative.
+    if seg.sealed.load(Ordering::Relaxed) != 0 {
+        return Ok(None);
+    }
+    let old = seg.tail.fetch_add((count << COUNT_SHIFT) | bytes, order);
+    let (closed, idx, off) = unpack(old);
+    if closed {
+        return Err(AppendError::Closed(shared.close_status()));
+    }
+    let size = seg.size() as u64;
+    if off + bytes <= size {
+        return Ok(Some((off as usize, seg.base() + idx)));
+    }
+    if off <= size {
+        // The first reservation past the end: seal. Release pairs with the
+        // Acquire in `Segment::sealed_count`.
+        seg.sealed
+            .store(super::segment::SEALED | idx, Ordering::Release);
+        shared.note_sealed(off);
+    }
+    Ok(None)
+}
+
 /// Reserves `count` frames totalling `bytes` in the tail segment (moving to
 /// or linking a successor as needed), runs `write(segment, offset, seq)` on
 /// the reservation, and returns the first sequence number.
@@ -398,34 +438,15 @@ fn reserve(
         let seg_ptr = shared.tail_segment();
         // SAFETY: type-stable segments (above); `shared` keeps the log alive.
         let seg = unsafe { &*seg_ptr };
-        // Relaxed: a hint; the reservation below is authoritative.
-        if seg.sealed.load(Ordering::Relaxed) == 0 {
-            // Acquire: if the segment was recycled and reset since we loaded
-            // the pointer, this RMW reads from the release sequence headed by
-            // `Segment::reset`'s Release store, so `base` below is the new
-            // life's (and the zeroing before it happened-before our writes).
-            // A reservation that fails leaves only a harmless increment (the
-            // segment is sealed, in this life or its old one).
-            let old = seg
-                .tail
-                .fetch_add((count << COUNT_SHIFT) | bytes, Ordering::Acquire);
-            let (closed, idx, off) = unpack(old);
-            if closed {
-                return Err(AppendError::Closed(shared.close_status()));
-            }
-            let size = seg.size() as u64;
-            if off + bytes <= size {
-                let seq = seg.base() + idx;
-                (write.take().expect("written once"))(seg, off as usize, seq);
-                return Ok(seq);
-            }
-            if off <= size {
-                // The first reservation past the end of this life: seal.
-                // Release pairs with the Acquire in `Segment::sealed_count`.
-                seg.sealed
-                    .store(super::segment::SEALED | idx, Ordering::Release);
-                shared.note_sealed(off);
-            }
+        // Acquire: if the segment was recycled and reset since we loaded
+        // the pointer, the reservation reads from the release sequence
+        // headed by `Segment::reset`'s Release store, so `base` is the new
+        // life's (and the zeroing before it happened-before our writes). A
+        // reservation that fails leaves only a harmless increment (the
+        // segment is sealed, in this life or its old one).
+        if let Some((off, seq)) = try_reserve_in(shared, seg, count, bytes, Ordering::Acquire)? {
+            (write.take().expect("written once"))(seg, off, seq);
+            return Ok(seq);
         }
         // Sealed: the pinned path below links or finds the successor.
     }
@@ -437,54 +458,23 @@ fn reserve(
             // linked successor of a segment that was the tail after we
             // pinned: it cannot be recycled before we unpin.
             let seg = unsafe { &*seg_ptr };
-            // Segments already known to be sealed are skipped, so failed
-            // reservations stay bounded by the producers racing the seal
-            // (unbounded `Full` retries used to overflow the record count
-            // into the `CLOSED` bit). `sealed` shares a line with `base`,
-            // which we read anyway. Relaxed: a hint; the reservation below
-            // is authoritative.
-            if seg.sealed.load(Ordering::Relaxed) == 0 {
-                // Relaxed: the reservation only needs the modification order
-                // of this word; the segment's fields were made visible by the
-                // Acquire that found it, and the data we write is published
-                // by the commit's Release store.
-                let old = seg
-                    .tail
-                    .fetch_add((count << COUNT_SHIFT) | bytes, Ordering::Relaxed);
-                let (closed, idx, off) = unpack(old);
-                if closed {
-                    return Err(AppendError::Closed(shared.close_status()));
-                }
-                let size = seg.size() as u64;
-                if off + bytes <= size {
-                    let seq = seg.base() + idx;
-                    (write.take().expect("written once"))(seg, off as usize, seq);
-                    #[cfg(not(fanlog_loom))]
-                    if let Some(st) = shared.store() {
-                        if st.sync == crate::store::SyncPolicy::EveryBatch {
-                            let r = sync_unpinned(
-                                shared,
-                                st,
-                                seg,
-                                seg_ptr,
-                                off as usize,
-                                bytes as usize,
-                                guard,
-                            );
-                            if let Err(e) = r {
-                                return Err(sync_failed(shared, seq, e));
-                            }
+            // Relaxed: the reservation only needs the modification order of
+            // the word; the segment's fields were made visible by the
+            // Acquire that found it, and the data we write is published by
+            // the commit's Release store.
+            if let Some((off, seq)) = try_reserve_in(shared, seg, count, bytes, Ordering::Relaxed)?
+            {
+                (write.take().expect("written once"))(seg, off, seq);
+                #[cfg(not(fanlog_loom))]
+                if let Some(st) = shared.store() {
+                    if st.sync == crate::store::SyncPolicy::EveryBatch {
+                        let r = sync_unpinned(shared, st, seg, seg_ptr, off, bytes as usize, guard);
+                        if let Err(e) = r {
+                            return Err(sync_failed(shared, seq, e));
                         }
                     }
-                    return Ok(seq);
                 }
-                if off <= size {
-                    // The first reservation past the end: seal. Release pairs
-                    // with the Acquire in `Segment::sealed_count`.
-                    seg.sealed
-                        .store(super::segment::SEALED | idx, Ordering::Release);
-                    shared.note_sealed(off);
-                }
+                return Ok(seq);
             }
             match shared.try_advance(seg, &mut guard) {
                 Ok(next) => seg_ptr = next,
