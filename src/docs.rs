@@ -45,6 +45,26 @@ pub mod design {
     //!   the pinned path. Measured: 1 → 1 `cargo bench --bench log` went from
     //!   8–9 to 13.5 M records/s at 8 B and from 6.4 to 11 M/s at 64 B on the
     //!   shared 2-core machine (one core busy with another job).
+    //! * **A single producing thread reserves without a locked instruction**
+    //!   (the producer bias, `log::bias`). With the pin gone, the profile of
+    //!   1 → 1 put 85% of `append_one` on the reservation's `lock xadd`: a
+    //!   locked instruction drains the store buffer, whose stores go to lines
+    //!   the consumer is reading. The first thread to append to an in-memory
+    //!   log now owns it and reserves with a plain load and store, inside a
+    //!   `busy` flag; the first append from another thread (or `close`)
+    //!   revokes the bias for good, with a `membarrier` and a wait for `busy`
+    //!   (the same asymmetric store-buffer pairing as the event count). No new
+    //!   API: any single-threaded producer gets it, and a second producer
+    //!   costs one revocation. A Go producer goroutine that migrates between
+    //!   OS threads revokes it at its first migration (correct, only slower).
+    //!   Appends are not async-signal-safe (they never were: a signal handler
+    //!   appending on the owner thread would interleave with its plain
+    //!   reservation).
+    //! * **Waiters yield instead of spinning, and a wake-up is paid once per
+    //!   round of waiting.** `SpinThenPark` re-checks after each of 8
+    //!   `sched_yield`s, then parks; the event count's armed flag, in the futex
+    //!   word itself, makes only the first notify after a waiter armed pay the
+    //!   RMW and the `FUTEX_WAKE`. Both measured in BENCHMARKS.md ("Waiting").
     //!
     //! ## The durable log ([`crate::store`])
     //!
@@ -92,6 +112,10 @@ pub mod orderings {
     //! | event count | SeqCst fences | store-buffer litmus between "condition stored" and "waiter registered" |
     //! | `closed` store / load | Release / Acquire | `final_seq` and the status are visible before `Closed` is reported |
     //! | event count `prepare` / `notify` | membarrier / compiler fence (SeqCst fences without membarrier) | asymmetric store-buffer pairing, see `wait` |
+    //! | event count armed flag: `prepare`'s `fetch_or` / the wake's update | Acquire / Release | a waiter whose key includes a wake sees what the notifier stored before it |
+    //! | producer bias: owner's `busy` store, owner re-check / revoker's CAS, `busy` load | compiler fence / membarrier (SeqCst fences without membarrier) | asymmetric store-buffer pairing: the owner sees the revocation or the revoker sees `busy` |
+    //! | producer bias: `busy` clear / revoker's `busy` load, `REVOKED` store / every append's load | Release / Acquire | the owner's plain reservation happens before every later RMW on the word |
+    //! | producer bias: the owner's plain tail-word load and store | Relaxed | nobody else writes the word while the bias is held; data is published by the commit |
     //! | segment header `sealed` / `closed` words (durable) | Release / Acquire | a tailing process finds the successor file renamed into place / the close-status file written |
     //! | named cursor word (durable) | Release / Acquire | a commit is ordered after the consumer's work; readers of the word in other processes see it |
     //! | follower's tail-word CAS (read-only logs) | Release | `Start::Latest` cursors Acquire the committed prefix |

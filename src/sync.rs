@@ -43,6 +43,30 @@ pub(crate) fn yield_now() {
     std::thread::yield_now();
 }
 
+/// A number naming the calling thread, unique for the process's lifetime
+/// (never 0, never `u64::MAX`): the owner of a log's producer bias.
+#[inline]
+pub(crate) fn thread_id() -> u64 {
+    use std::cell::Cell;
+    // A plain id source, not part of any protocol (hence std's atomic even
+    // under loom).
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    #[cfg(not(fanlog_loom))]
+    thread_local!(static ID: Cell<u64> = const { Cell::new(0) });
+    #[cfg(fanlog_loom)]
+    loom::thread_local!(static ID: Cell<u64> = Cell::new(0));
+    ID.with(|c| {
+        let v = c.get();
+        if v != 0 {
+            return v;
+        }
+        // Relaxed: uniqueness only needs the RMW's atomicity.
+        let v = NEXT.fetch_add(1, Ordering::Relaxed);
+        c.set(v);
+        v
+    })
+}
+
 /// `std`'s `UnsafeCell` with loom's closure-based API, so the same code
 /// compiles against both.
 #[cfg(not(fanlog_loom))]

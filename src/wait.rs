@@ -8,21 +8,37 @@
 //! became true. [`EventCount`] closes that window the way futex-based event
 //! counts do:
 //!
-//! 1. the waiter announces itself ([`EventCount::prepare`] increments
-//!    `waiters`, then reads the current `epoch` as its *key*),
+//! 1. the waiter announces itself ([`EventCount::prepare`] sets the armed
+//!    flag of the futex word `epoch` and takes the word as its *key*),
 //! 2. re-checks its condition (data available, closed, interrupted...),
 //! 3. sleeps with [`EventCount::wait`] *only if `epoch` still equals the key*
 //!    (the kernel compares and sleeps atomically: `FUTEX_WAIT`).
 //!
 //! The notifier first makes the condition true, then calls
 //! [`EventCount::notify`], which costs one load (and a fence, see below) when
-//! nobody is waiting; otherwise it bumps `epoch` and wakes the sleepers. A
-//! full barrier sits between "condition stored" and "`waiters` loaded" on the
-//! notifier side and between "`waiters` incremented" and "condition loaded"
+//! nobody is waiting (the flag is clear); otherwise it bumps `epoch` and
+//! wakes the sleepers.
+//!
+//! A full barrier sits between "condition stored" and "flag loaded" on the
+//! notifier side and between "flag set" and "condition loaded"
 //! on the waiter side, so at least one of the two sees the other (the
 //! store-buffer litmus test): either the waiter sees the condition, or the
-//! notifier sees the waiter and bumps the epoch, which makes the futex wait
+//! notifier sees the flag and bumps the epoch, which makes the futex wait
 //! return at once.
+//!
+//! A wake-up is paid once per round of waiting, not once per notify: the
+//! futex word's low bit is an *armed* flag. `prepare` sets it and takes the
+//! word, flag included, as its key; a notifier that finds it set moves the
+//! word to the next even value (flag clear, epoch bumped) and wakes
+//! everybody. Later notifies see the flag clear and skip the RMW and the
+//! `FUTEX_WAKE` until a waiter arms it again, even while the woken threads
+//! have not yet run (with more threads than CPUs that window used to make
+//! nearly every append pay a contended RMW and a system call). Because the
+//! flag lives in the key, any wake after a waiter armed invalidates that
+//! waiter's key: a waiter whose flag was cleared by an earlier notifier
+//! (before it re-checked its condition) never sleeps on it. With the flag in
+//! a separate word that case lost wake-ups; the loom model
+//! `wake_once_vs_rearm` found it.
 //!
 //! # Asymmetric fences
 //!
@@ -88,22 +104,26 @@ impl Deadline {
     }
 }
 
-/// How many times a waiter re-checks its condition (with a spin hint, then
-/// a yield) before it registers and parks.
+/// How many times a waiter re-checks its condition, yielding the CPU
+/// between checks, before it registers and parks.
+///
+/// Yields, not `pause` loops: measured on the 2-vCPU machine (BENCHMARKS.md,
+/// "Waiting"), 32 rounds of exponential `pause` spinning (~1,700 `pause`s)
+/// before 32 yields made 1 → 1, 1 → 4 and 4 → 4 runs 10–50% slower than
+/// yielding at once: a spinning reader keeps pulling the line the producer
+/// is writing, and with more threads than CPUs it holds a CPU the producer
+/// needs. A yield with nothing else runnable returns in well under a
+/// microsecond, so the re-checks stay frequent.
 #[cfg(not(fanlog_loom))]
-pub(crate) const SPIN_ROUNDS: u32 = 64;
+pub(crate) const SPIN_ROUNDS: u32 = 8;
 #[cfg(fanlog_loom)]
 pub(crate) const SPIN_ROUNDS: u32 = 0;
 
-/// Brief adaptive spinning: returns `false` when the caller should park.
+/// Brief waiting before parking: yields; returns `false` when the caller
+/// should park.
 #[inline]
 pub(crate) fn backoff(round: u32) -> bool {
-    if round < SPIN_ROUNDS / 2 {
-        for _ in 0..(1u32 << round.min(6)) {
-            crate::sync::spin_hint();
-        }
-        true
-    } else if round < SPIN_ROUNDS {
+    if round < SPIN_ROUNDS {
         crate::sync::yield_now();
         true
     } else {
@@ -111,9 +131,32 @@ pub(crate) fn backoff(round: u32) -> bool {
     }
 }
 
+/// Exponential `pause` spinning for very short waits (`2^min(round, 6)`
+/// spin hints).
+#[inline]
+pub(crate) fn spin_pause(round: u32) {
+    for _ in 0..(1u32 << round.min(6)) {
+        crate::sync::spin_hint();
+    }
+}
+
+/// One round of waiting for a flag another thread holds for a few
+/// instructions (a linker, a registry writer): exponential `pause` spinning
+/// for the first rounds, then yields.
+#[inline]
+pub(crate) fn spin_wait(round: u32) {
+    // Under loom every spin hint is a yield point: one per round keeps the
+    // models small.
+    if cfg!(not(fanlog_loom)) && round < 6 {
+        spin_pause(round);
+    } else {
+        crate::sync::yield_now();
+    }
+}
+
 /// Whether waiters use `membarrier` and notifiers only a compiler fence (see
 /// the module docs). Decided once per process.
-fn asymmetric() -> bool {
+pub(crate) fn asymmetric() -> bool {
     #[cfg(any(miri, fanlog_loom))]
     {
         false
@@ -143,7 +186,7 @@ const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
 
 /// The waiter's side of the barrier pairing (see the module docs).
 #[inline]
-fn heavy_fence(asymmetric: bool) {
+pub(crate) fn heavy_fence(asymmetric: bool) {
     #[cfg(not(any(miri, fanlog_loom)))]
     if asymmetric {
         // SAFETY: plain integers; the command was registered (see
@@ -168,14 +211,20 @@ pub(crate) fn light_fence(asymmetric: bool) {
     }
 }
 
+/// The bit of the futex word set by `prepare` and cleared by the wake that
+/// serves it (see the module docs).
+const ARMED: u32 = 1;
+
 /// A futex-backed event count (see the module docs).
 #[derive(Debug)]
 pub(crate) struct EventCount {
     /// Waiters use membarrier, notifiers a compiler fence.
     asymmetric: bool,
-    /// Bumped by every notify that found a waiter; the futex word.
+    /// The futex word: the wake count times two, plus [`ARMED`] while a
+    /// waiter has prepared since the last wake.
     epoch: AtomicU32,
-    /// Threads between `prepare` and `finish`.
+    /// Threads between `prepare` and `finish` (bookkeeping: notifiers read
+    /// only the armed flag).
     waiters: AtomicU32,
     #[cfg(fanlog_loom)]
     lock: crate::sync::Mutex<()>,
@@ -218,26 +267,40 @@ impl EventCount {
         // Relaxed increment: the barrier below orders it before the waiter's
         // re-check of the condition (store-buffer litmus, see docs).
         self.waiters.fetch_add(1, Ordering::Relaxed);
-        heavy_fence(self.asymmetric);
-        // Acquire: pairs with the Release bump in `wake_all`. A waiter whose
-        // key already includes a bump must also see what the notifier stored
-        // before it (e.g. `closed`), or it would sleep on a stale check with
-        // a key no later bump will change (found by the loom model
+        // Arm, and take the armed word as the key. Acquire: pairs with the
+        // Release wake in `wake_all`. A waiter whose key already includes a
+        // wake must also see what that notifier stored before it (e.g.
+        // `closed`), or it would sleep on a stale check with a key no later
+        // wake will change (found by the loom model
         // `close_vs_drain_vs_blocked_reader`).
-        self.epoch.load(Ordering::Acquire)
+        let key = self.epoch.fetch_or(ARMED, Ordering::Acquire) | ARMED;
+        // Orders the arming before the caller's re-check (store-buffer
+        // litmus against the notifier's condition store and flag load).
+        heavy_fence(self.asymmetric);
+        key
     }
 
     /// Unregisters a waiter (after waking, or when the re-check succeeded).
+    /// The armed flag stays: a notifier may still wake for it once, which is
+    /// harmless (waiters loop), and clearing it here could unarm another
+    /// waiter's round.
     #[inline]
     pub(crate) fn finish(&self) {
-        // Relaxed: a stale non-zero count only costs a notifier a wake-up.
+        // Relaxed: the count is bookkeeping; notifiers read only the bit.
         self.waiters.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Whether anybody is registered. Relaxed: callers fence first.
+    /// Whether a waiter prepared since the last wake (the armed bit).
+    /// Relaxed: callers fence first.
     #[inline]
     pub(crate) fn has_waiters(&self) -> bool {
-        self.waiters.load(Ordering::Relaxed) != 0
+        self.epoch.load(Ordering::Relaxed) & ARMED != 0
+    }
+
+    /// Threads between `prepare` and `finish` (tests).
+    #[cfg(test)]
+    pub(crate) fn waiting(&self) -> u32 {
+        self.waiters.load(Ordering::Relaxed)
     }
 
     /// Wakes every registered waiter if there is one. Call it *after*
@@ -254,9 +317,15 @@ impl EventCount {
 
     /// Wakes every waiter unconditionally (used by interrupt and close).
     pub(crate) fn wake_all(&self) {
-        // Release: a woken waiter that sees the new epoch also sees what the
-        // notifier stored before (it re-checks its condition anyway).
-        self.epoch.fetch_add(1, Ordering::Release);
+        // Disarm and bump in one step: the next even value, different from
+        // every key taken so far (keys are the armed, odd words). Release: a
+        // waiter whose key includes this wake sees what the notifier stored
+        // before it (see `prepare`).
+        let _ = self
+            .epoch
+            .fetch_update(Ordering::Release, Ordering::Relaxed, |w| {
+                Some((w | ARMED).wrapping_add(1))
+            });
         #[cfg(not(fanlog_loom))]
         futex_wake(&self.epoch);
         #[cfg(fanlog_loom)]
@@ -488,4 +557,67 @@ impl std::fmt::Debug for Waker {
 pub(crate) trait WakeTarget: Send + Sync {
     /// Raise the interrupt and wake the owner wherever it sleeps.
     fn interrupt(&self);
+}
+
+#[cfg(all(test, not(fanlog_loom)))]
+mod tests {
+    use super::*;
+
+    fn epoch(ec: &EventCount) -> u32 {
+        ec.epoch.load(Ordering::Relaxed)
+    }
+
+    /// A wake is paid once per round of waiting: the first notify after a
+    /// `prepare` bumps the epoch, later ones skip until a waiter prepares
+    /// again (even while the first waiter has not finished).
+    #[test]
+    fn one_wake_per_armed_round() {
+        let ec = EventCount::new();
+        ec.notify();
+        assert_eq!(epoch(&ec), 0, "nobody waits: no bump");
+        let key = ec.prepare();
+        assert_eq!(key, 1, "the key is the armed word");
+        assert!(ec.has_waiters());
+        ec.notify();
+        assert_eq!(epoch(&ec), 2, "the armed round is woken");
+        assert!(!ec.has_waiters());
+        ec.notify();
+        ec.notify();
+        assert_eq!(epoch(&ec), 2, "no repeat while unarmed");
+        assert_eq!(ec.waiting(), 1, "the woken waiter is still counted");
+        ec.wait(key, Deadline::Never); // returns at once: the word moved
+        let key2 = ec.prepare(); // the same waiter's next round re-arms
+        assert_eq!(key2, 3);
+        let key3 = ec.prepare(); // a second waiter joins the armed round
+        assert_eq!(key3, 3);
+        ec.notify();
+        assert_eq!(epoch(&ec), 4);
+        ec.wake_all(); // unconditional wakes move the word too
+        assert_eq!(epoch(&ec), 6);
+        ec.finish();
+        ec.finish();
+        ec.finish();
+        assert_eq!(ec.waiting(), 0);
+    }
+
+    /// A sleeping waiter is woken by a notify from another thread.
+    #[test]
+    fn sleeper_is_woken() {
+        let ec = std::sync::Arc::new(EventCount::new());
+        let flag = std::sync::Arc::new(AtomicBool::new(false));
+        let (e2, f2) = (ec.clone(), flag.clone());
+        let t = std::thread::spawn(move || loop {
+            let key = e2.prepare();
+            if f2.load(Ordering::Acquire) {
+                e2.finish();
+                return;
+            }
+            e2.wait(key, Deadline::Never);
+            e2.finish();
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        flag.store(true, Ordering::Release);
+        ec.notify();
+        t.join().unwrap();
+    }
 }

@@ -123,6 +123,78 @@ fn wait_vs_notify() {
     });
 }
 
+/// wake once vs re-arm: the first append's wake clears the armed bit, the
+/// second append skips the wake unless the reader armed it again; the reader
+/// blocks for both records and must get both (a waiter that re-arms after
+/// the clear has to see the record stored before it, or it sleeps forever).
+#[test]
+fn wake_once_vs_rearm() {
+    loom::model(|| {
+        let log = small_log(4, OverflowPolicy::Block);
+        let mut c = log.cursor(Start::Latest).unwrap();
+        let t = thread::spawn(move || {
+            let a = c.next().unwrap().data()[1];
+            let b = c.next().unwrap().data()[1];
+            (a, b)
+        });
+        log.append(&rec(1, 1)).unwrap();
+        log.append(&rec(1, 2)).unwrap();
+        assert_eq!(t.join().unwrap(), (1, 2));
+    });
+}
+
+/// producer bias vs a second producer: the main thread claims the bias
+/// with its first append and appends its second with a plain store while
+/// another thread's append revokes the bias; the sequence stays gap-free,
+/// every record is intact and each producer's order is kept.
+#[test]
+fn bias_owner_vs_second_producer() {
+    loom::model(|| {
+        let log = small_log(4, OverflowPolicy::Block);
+        let mut c = log.cursor(Start::Earliest).unwrap();
+        let l2 = log.clone();
+        log.append(&rec(1, 0)).unwrap();
+        let t = thread::spawn(move || l2.append(&rec(2, 0)).unwrap());
+        log.append(&rec(1, 1)).unwrap();
+        t.join().unwrap();
+        log.append(&rec(1, 2)).unwrap(); // after the revocation: RMW path
+        let got = drain(&mut c);
+        assert_eq!(got.len(), 4);
+        for (i, g) in got.iter().enumerate() {
+            assert_eq!(g.0, i as u64, "gap-free sequence");
+        }
+        let ones: Vec<u8> = got.iter().filter(|g| g.1 == 1).map(|g| g.2).collect();
+        assert_eq!(ones, vec![0, 1, 2], "per-producer order");
+    });
+}
+
+/// producer bias vs close: the owner's plain appends race `close` (which
+/// revokes the bias before setting the CLOSED bit); an append either lands
+/// (and is read before `Closed`) or fails with `Closed`, never both or
+/// neither.
+#[test]
+fn bias_owner_vs_close() {
+    loom::model(|| {
+        let log = small_log(4, OverflowPolicy::Block);
+        let mut c = log.cursor(Start::Earliest).unwrap();
+        log.append(&rec(1, 0)).unwrap(); // claims the bias
+        let l2 = log.clone();
+        let t = thread::spawn(move || l2.close(CloseStatus::Ok));
+        let r = log.append(&rec(1, 1));
+        assert!(t.join().unwrap());
+        let got = drain(&mut c);
+        match r {
+            Ok(1) => assert_eq!(got.len(), 2),
+            Err(AppendError::Closed(_)) => assert_eq!(got.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            c.try_next().unwrap_err(),
+            RecvError::Closed(CloseStatus::Ok)
+        );
+    });
+}
+
 /// close vs drain vs blocked waiter: the reader gets every record committed
 /// before the close, then exactly the close status.
 #[test]

@@ -98,7 +98,8 @@ pub const FANLOG_OVERFLOW_DROP_OLDEST: u32 = 1;
 /// Overflow policy: appends fail with `FANLOG_FULL`.
 pub const FANLOG_OVERFLOW_REJECT: u32 = 2;
 
-/// Wait strategy: spin briefly, then sleep (default).
+/// Wait strategy: re-check a few times, yielding the CPU, then sleep
+/// (default).
 pub const FANLOG_WAIT_SPIN_THEN_PARK: u32 = 0;
 /// Wait strategy: busy-spin (lowest latency, burns a core per waiter).
 pub const FANLOG_WAIT_SPIN: u32 = 1;
@@ -398,7 +399,10 @@ fn poison_log(log: &Log) {
 ///
 /// Returns `FANLOG_TOO_LARGE` (nothing appended), `FANLOG_CLOSED`,
 /// `FANLOG_FULL`, `FANLOG_TIMEOUT`. Thread-safe, lock-free; blocks only as
-/// described.
+/// described. While one thread is the only one that has appended to an
+/// in-memory log, its appends reserve without a locked instruction; the
+/// first append from another thread (or a close) ends that for good, at
+/// the cost of one `membarrier`. Not async-signal-safe.
 ///
 /// # Safety
 /// `log` is a live handle; `data` points to `len` readable bytes; `out_seq`

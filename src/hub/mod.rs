@@ -398,9 +398,7 @@ impl HubInner {
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            if !crate::wait::backoff(round) {
-                crate::sync::yield_now();
-            }
+            crate::wait::spin_wait(round);
             round = round.saturating_add(1);
         }
         Registry(self)

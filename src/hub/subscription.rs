@@ -9,7 +9,7 @@ use super::mailbox::Mailbox;
 use super::{Event, HubInner, HubOverflow};
 use crate::error::{CloseStatus, RecvError};
 use crate::sync::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use crate::wait::{backoff, Deadline, EventCount, Interrupt, ReadinessFd, WakeTarget, Waker};
+use crate::wait::{Deadline, EventCount, Interrupt, ReadinessFd, WakeTarget, Waker};
 use crossbeam_utils::CachePadded;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -22,7 +22,7 @@ const UNSUBSCRIBED: u64 = 1 << 62;
 /// State word: the low bits count publishers between enter and exit.
 const INSIDE: u64 = (1 << 62) - 1;
 
-/// Spin rounds (exponential, via [`backoff`]) before yielding: short,
+/// Spin rounds (exponential, via [`spin_pause`](crate::wait::spin_pause)) before yielding: short,
 /// because subscriptions often outnumber cores and a spinning receiver
 /// steals the time its publisher needs.
 const SPIN: u32 = 6;
@@ -36,7 +36,8 @@ fn short_backoff(round: u32) -> bool {
     if crate::wait::SPIN_ROUNDS == 0 {
         false
     } else if round < SPIN {
-        backoff(round)
+        crate::wait::spin_pause(round);
+        true
     } else if round < SPIN + YIELDS {
         crate::sync::yield_now();
         true
@@ -286,9 +287,7 @@ impl SubShared {
         // Acquire: pairs with the Release `exit` of every publisher that
         // entered before the seal: their pushes are visible after this.
         while self.state.load(Ordering::Acquire) & INSIDE != 0 {
-            if !backoff(round) {
-                crate::sync::yield_now();
-            }
+            crate::wait::spin_wait(round);
             round = round.saturating_add(1);
         }
         // Release: pairs with the Acquire load in `Subscription::poll`; the

@@ -23,8 +23,9 @@ pub enum OverflowPolicy {
 /// How blocked readers and producers wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum WaitStrategy {
-    /// Spin briefly, yield, then park on a futex (the default). Producers pay
-    /// for a wake-up only when somebody is parked.
+    /// Re-check a few times, yielding the CPU in between, then park on a
+    /// futex (the default). Producers pay for a wake-up only when somebody
+    /// parked since the last wake-up.
     #[default]
     SpinThenPark,
     /// Never park: spin (with `spin_loop` hints) until the deadline. Lowest

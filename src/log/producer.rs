@@ -23,7 +23,11 @@ use std::time::Duration;
 /// to learn whether a reader is asleep. In-memory logs do not even pin the
 /// epoch for that (their segments are type-stable; see
 /// [`docs::design`](crate::docs::design)); only the append that finds the
-/// tail segment full pins, to link the next one.
+/// tail segment full pins, to link the next one. And while a single thread
+/// is the only one that has appended to an in-memory log, its reservations
+/// are a plain load and store instead of the `fetch_add` (the producer
+/// bias, revoked for good by the first append from another thread or by
+/// `close`; same docs).
 pub struct Producer {
     shared: Arc<Shared>,
     interrupt: Arc<ProducerWake>,
@@ -431,6 +435,37 @@ fn reserve(
     }
     let mut write = Some(write);
     if shared.pin_free {
+        // The producer bias (see `bias`): the only thread that has ever
+        // appended reserves with a plain load and store.
+        let owned = shared.bias.run_owned(shared, || {
+            let seg_ptr = shared.tail_segment();
+            // SAFETY: type-stable segments (below); `shared` keeps the log
+            // alive. Holding the bias, we are the only linker, so this is
+            // the segment the tail points to until we link another.
+            let seg = unsafe { &*seg_ptr };
+            // Relaxed: while we hold the bias nobody else changes this word
+            // (others revoke first and then see our stores through `busy`);
+            // we read our own last store, or the reset of a segment we
+            // linked ourselves.
+            let old = seg.tail.load(Ordering::Relaxed);
+            let (closed, idx, off) = unpack(old);
+            if closed {
+                return Err(AppendError::Closed(shared.close_status()));
+            }
+            if off + bytes > seg.size() as u64 {
+                return Ok(None); // sealing takes the RMW path below
+            }
+            // Relaxed: as for the RMW (`try_reserve_in`), the data is
+            // published by the commit's Release store.
+            seg.tail
+                .store(old + ((count << COUNT_SHIFT) | bytes), Ordering::Relaxed);
+            let seq = seg.base() + idx;
+            (write.take().expect("written once"))(seg, off as usize, seq);
+            Ok(Some(seq))
+        });
+        if let Some(Some(seq)) = owned.transpose()? {
+            return Ok(seq);
+        }
         // The fast path: no epoch pin. An in-memory log never frees a
         // segment while it lives (see `Shared::recycle`), so the tail
         // pointer stays dereferenceable even if the segment is retired and
