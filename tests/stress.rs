@@ -367,3 +367,55 @@ fn bias_revoked_mid_stream() {
         }
     }
 }
+
+/// Steady state with the budget's segments cycling (1 producer → 2 readers,
+/// 4 segments, `Block`): recycled segments go back to the pool warm. A
+/// linker that took a graveyard segment while the budget's own were in
+/// their epoch grace period sent every later recycle over the budget, and
+/// so to `MADV_DONTNEED` and page faults, on most segment switches.
+#[test]
+fn steady_state_recycles_without_releasing_memory() {
+    let log = Log::builder()
+        .segment_size(32 * 1024)
+        .max_bytes(4 * 32 * 1024)
+        .overflow(OverflowPolicy::Block)
+        .build()
+        .unwrap();
+    let n: u64 = if cfg!(debug_assertions) {
+        100_000
+    } else {
+        1_000_000
+    };
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = log.cursor(Start::Earliest).unwrap();
+            thread::spawn(move || {
+                let mut seen = 0u64;
+                while seen < n {
+                    let b = c.next_batch(256).unwrap();
+                    for r in b {
+                        assert_eq!(r.seq(), seen);
+                        seen += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    let p = log.producer();
+    let producer = thread::spawn(move || {
+        for i in 0..n {
+            p.append(&i.to_le_bytes()).unwrap();
+        }
+    });
+    producer.join().unwrap();
+    for r in readers {
+        r.join().unwrap();
+    }
+    let st = log.stats();
+    let switches = st.bytes_appended / (32 * 1024);
+    assert!(
+        st.segments_released * 20 < switches,
+        "{} of {switches} segment switches released memory",
+        st.segments_released
+    );
+}
