@@ -61,7 +61,7 @@ pub mod design {
     //!   appending on the owner thread would interleave with its plain
     //!   reservation).
     //! * **Waiters yield instead of spinning, and a wake-up is paid once per
-    //!   round of waiting.** `SpinThenPark` re-checks after each of 8
+    //!   round of waiting.** `SpinThenPark` re-checks after each of 32
     //!   `sched_yield`s, then parks; the event count's armed flag, in the futex
     //!   word itself, makes only the first notify after a waiter armed pay the
     //!   RMW and the `FUTEX_WAKE`. Both measured in BENCHMARKS.md ("Waiting").
