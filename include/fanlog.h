@@ -423,6 +423,9 @@ typedef struct fanlog_log_stats {
   size_t cursors;
   // 1 once closed.
   uint32_t closed;
+  // Recycled segments whose memory went back to the kernel (stays near
+  // zero in steady state; see `LogStats::segments_released`).
+  uint64_t segments_released;
 } fanlog_log_stats;
 
 // One record read from a cursor. `data` points into the log's memory

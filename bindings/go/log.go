@@ -548,6 +548,9 @@ type LogStats struct {
 	Cursors int
 	// Closed reports whether the log was closed.
 	Closed bool
+	// SegmentsReleased counts recycled segments whose memory went back
+	// to the kernel; it stays near zero in steady state.
+	SegmentsReleased uint64
 }
 
 // Stats returns the log's counters.
@@ -575,6 +578,7 @@ func (l *Log) Stats() (LogStats, error) {
 		BytesAllocated:    int(s.bytes_allocated),
 		Cursors:           int(s.cursors),
 		Closed:            s.closed != 0,
+		SegmentsReleased:  uint64(s.segments_released),
 	}, nil
 }
 

@@ -196,6 +196,9 @@ pub struct fanlog_log_stats {
     pub cursors: usize,
     /// 1 once closed.
     pub closed: u32,
+    /// Recycled segments whose memory went back to the kernel (stays near
+    /// zero in steady state; see `LogStats::segments_released`).
+    pub segments_released: u64,
 }
 
 /// Counters of a cursor (see `fanlog_cursor_get_stats`).
@@ -676,6 +679,7 @@ pub unsafe extern "C" fn fanlog_log_get_stats(
                     bytes_allocated: s.bytes_allocated,
                     cursors: s.cursors,
                     closed: s.closed as u32,
+                    segments_released: s.segments_released,
                 })
             };
             FANLOG_OK
