@@ -168,30 +168,38 @@ fn bias_owner_vs_second_producer() {
     });
 }
 
-/// producer bias vs close: the owner's plain appends race `close` (which
-/// revokes the bias before setting the CLOSED bit); an append either lands
-/// (and is read before `Closed`) or fails with `Closed`, never both or
-/// neither.
+/// producer bias vs close: the owner's plain append races `close` (which
+/// revokes the bias before setting the CLOSED bit) and a reader blocked at
+/// that record; the append either lands (and the reader gets it before
+/// `Closed`) or fails with `Closed` (and the reader gets `Closed`).
 #[test]
 fn bias_owner_vs_close() {
     loom::model(|| {
         let log = small_log(4, OverflowPolicy::Block);
         let mut c = log.cursor(Start::Earliest).unwrap();
         log.append(&rec(1, 0)).unwrap(); // claims the bias
+        assert_eq!(c.next().unwrap().seq(), 0);
+        // The reader waits at seq 1 while the append and the close race: it
+        // must not be told `Closed` before a record that was appended.
+        let reader = thread::spawn(move || match c.next() {
+            Ok(r) => {
+                assert_eq!(r.seq(), 1);
+                assert_eq!(c.next().unwrap_err(), RecvError::Closed(CloseStatus::Ok));
+                1
+            }
+            Err(RecvError::Closed(CloseStatus::Ok)) => 0,
+            Err(e) => panic!("{e}"),
+        });
         let l2 = log.clone();
         let t = thread::spawn(move || l2.close(CloseStatus::Ok));
         let r = log.append(&rec(1, 1));
         assert!(t.join().unwrap());
-        let got = drain(&mut c);
+        let got = reader.join().unwrap();
         match r {
-            Ok(1) => assert_eq!(got.len(), 2),
-            Err(AppendError::Closed(_)) => assert_eq!(got.len(), 1),
+            Ok(1) => assert_eq!(got, 1, "an appended record was not delivered"),
+            Err(AppendError::Closed(_)) => assert_eq!(got, 0),
             other => panic!("{other:?}"),
         }
-        assert_eq!(
-            c.try_next().unwrap_err(),
-            RecvError::Closed(CloseStatus::Ok)
-        );
     });
 }
 
