@@ -49,6 +49,13 @@
 //! the revocation final. Durable logs start `REVOKED`: their segments are
 //! files whose appends take the pinned path.
 //!
+//! **Progress.** The revocation waits for the owner's append in flight,
+//! which takes a few hundred nanoseconds unless the owner is preempted
+//! inside it. So at that one moment per log, appends are not lock-free in
+//! the strict sense: an owner thread stopped inside an append (SIGSTOP, a
+//! debugger) holds up the second thread's first append until it runs
+//! again. Every other append, and every read, is unaffected.
+//!
 //! The loom models `bias_owner_vs_second_producer` and
 //! `bias_owner_vs_close` check the protocol (with `SeqCst` fences on both
 //! sides: loom has no `membarrier`).
