@@ -55,7 +55,9 @@ pub mod design {
     //!   revokes the bias for good, with a `membarrier` and a wait for `busy`
     //!   (the same asymmetric store-buffer pairing as the event count). No new
     //!   API: any single-threaded producer gets it, and a second producer
-    //!   costs one revocation. A Go producer goroutine that migrates between
+    //!   costs one revocation, which waits for the owner's append in flight
+    //!   (the one moment appends are not strictly lock-free: an owner stopped
+    //!   inside an append holds up the second producer's first one). A Go producer goroutine that migrates between
     //!   OS threads revokes it at its first migration (correct, only slower).
     //!   Appends are not async-signal-safe (they never were: a signal handler
     //!   appending on the owner thread would interleave with its plain
