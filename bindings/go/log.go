@@ -205,6 +205,12 @@ func (h *logHandle) abandon() {
 // the Block policy Append waits for room (occupying its OS thread while it
 // waits; use AppendContext to be able to give up).
 //
+// While a single OS thread is the only one that has appended to the log,
+// its appends take a cheaper path (no locked instruction); an append from
+// a second OS thread ends that for good. The Go scheduler moves goroutines
+// between OS threads, so a goroutine that is the log's only producer keeps
+// the cheaper path only if it calls runtime.LockOSThread first.
+//
 // Errors: ErrClosed (the log was closed), ErrTooLarge, ErrFull (Reject).
 func (l *Log) Append(data []byte) (uint64, error) {
 	return l.AppendKind(0, data)
