@@ -26,8 +26,8 @@ use std::time::Duration;
 /// tail segment full pins, to link the next one. And while a single thread
 /// is the only one that has appended to an in-memory log, its reservations
 /// are a plain load and store instead of the `fetch_add` (the producer
-/// bias, revoked for good by the first append from another thread or by
-/// `close`; same docs).
+/// bias, handed on when the owner thread exits and revoked for good by an
+/// append from a second live thread or by `close`; same docs).
 pub struct Producer {
     shared: Arc<Shared>,
     interrupt: Arc<ProducerWake>,
@@ -435,8 +435,8 @@ fn reserve(
     }
     let mut write = Some(write);
     if shared.pin_free {
-        // The producer bias (see `bias`): the only thread that has ever
-        // appended reserves with a plain load and store.
+        // The producer bias (see `bias`): the thread that owns the log
+        // (the only one appending) reserves with a plain load and store.
         let owned = shared.bias.run_owned(shared, || {
             let seg_ptr = shared.tail_segment();
             // SAFETY: type-stable segments (below); `shared` keeps the log
