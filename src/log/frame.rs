@@ -17,7 +17,7 @@
 //! The commit word is written last, with a Release store, by the producer
 //! that reserved the frame; a reader Acquire-loads it and trusts the rest of
 //! the frame only when it equals `seq + 1`. Segment memory is zeroed before
-//! it is reused (see `segment::Segment::recycle`), so a stale byte pattern
+//! it is reused (by the linker, see `Shared::link`), so a stale byte pattern
 //! left by an earlier life of the segment — a payload that happens to look
 //! like `seq + 1` — can never be mistaken for a commit.
 

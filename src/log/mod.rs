@@ -660,7 +660,17 @@ impl Shared {
                 self.pooled.fetch_sub(1, Ordering::Relaxed);
                 // SAFETY: a pooled segment is owned by the pool, which just
                 // handed it to us exclusively.
-                unsafe { (*p).reset(base) };
+                let s = unsafe { &*p };
+                // Zeroed here, by the linker, not by whoever recycled it: a
+                // segment zeroed by a reader thread left every line of it in
+                // that reader's cache, modified, so the producer then paid a
+                // cross-core transfer per line as it wrote its frames (1 -> 1
+                // at 1 KiB: 4.7-5.2 M/s zeroed by the reader, 7.6-8.1 M/s
+                // zeroed here). The pooled segment kept its old tail word, so
+                // `used_bytes` is the dirty prefix (stale reservations that
+                // failed may only enlarge it).
+                s.data.zero(s.used_bytes());
+                s.reset(base);
                 break p;
             }
             // Memory held: linked segments plus unlinked ones not yet back in
@@ -931,8 +941,9 @@ impl Shared {
         guard.flush();
     }
 
-    /// Zeroes a retired segment and returns it to the pool (or frees it when
-    /// the pool is full or the budget is exceeded). The caller owns `seg`
+    /// Returns a retired segment to the pool, dirty (the linker that takes
+    /// it zeroes it), or releases its memory when the pool is full or the
+    /// budget is exceeded. The caller owns `seg`
     /// exclusively: retired, no lease, unlinked.
     pub(crate) fn recycle(&self, seg: *mut Segment) {
         // SAFETY: exclusive ownership is the caller's contract.
@@ -953,7 +964,7 @@ impl Shared {
         // Relaxed: gauges.
         let over = self.allocated.load(Ordering::Relaxed) > self.max_segments;
         if !over {
-            s.data.zero(s.used_bytes());
+            // Pooled dirty: the linker that takes it zeroes it (see `link`).
             // Relaxed: gauge, updated before the push publishes the segment.
             self.pooled.fetch_add(1, Ordering::Relaxed);
             match self.pool.push(SegPtr(seg)) {
@@ -1318,6 +1329,48 @@ mod tests {
     /// reservations across segment switches); an append from another live
     /// thread revokes it for good, an exited owner hands it on; close
     /// revokes it. Records stay gap-free and intact throughout.
+    /// A reused segment must not show its previous life's bytes as commits:
+    /// the old payload below holds, at the offset where the next record of
+    /// the new life goes, exactly the commit word that record will have.
+    #[test]
+    fn stale_payload_is_never_read_as_a_commit() {
+        const SEG: usize = 512;
+        for round in 0..8 {
+            let log = Log::builder()
+                .segment_size(SEG)
+                .max_bytes(2 * SEG)
+                .overflow(OverflowPolicy::DropOldest)
+                .memory(Memory::Heap)
+                .timestamps(crate::Timestamps::Off)
+                .build()
+                .unwrap();
+            // Record 0 fills segment A. In A's next life (base 2) record 3
+            // goes at offset 32 (record 2 is an 8-byte one), i.e. over bytes
+            // 8..16 of record 0's payload: put commit_value(3) there.
+            let mut big = vec![0u8; SEG - 24];
+            for w in big.chunks_exact_mut(8) {
+                w.copy_from_slice(&frame::commit_value(3).to_ne_bytes());
+            }
+            assert_eq!(log.append(&big).unwrap(), 0);
+            assert_eq!(log.append(&big).unwrap(), 1); // segment B
+            assert_eq!(log.append(&[round; 8]).unwrap(), 2); // evicts A, reuses it
+            let mut c = log.cursor(Start::Latest).unwrap();
+            assert_eq!(c.position(), 3);
+            match c.try_next() {
+                Err(RecvError::Empty) => {}
+                Ok(r) => panic!(
+                    "round {round}: read a record that was never appended: seq {} len {}",
+                    r.seq(),
+                    r.data().len()
+                ),
+                Err(e) => panic!("round {round}: {e}"),
+            }
+            log.append(&[7; 8]).unwrap();
+            let r = c.try_next().unwrap();
+            assert_eq!((r.seq(), r.data()), (3, &[7u8; 8][..]));
+        }
+    }
+
     #[test]
     fn bias_is_claimed_by_the_first_thread_and_revoked_by_a_second() {
         let log = Log::builder()

@@ -416,7 +416,9 @@ impl Segment {
 
     /// Bytes used in the life that is ending (for zeroing).
     pub(crate) fn used_bytes(&self) -> usize {
-        // Relaxed: called with exclusive access after the grace period.
+        // Relaxed: called with exclusive access after the grace period (the
+        // recycler's pool push and the linker's pop carry it); stale failed
+        // reservations may only make the value larger.
         let (_, _, off) = unpack(self.tail.load(Ordering::Relaxed));
         (off as usize).min(self.size())
     }
