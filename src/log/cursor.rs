@@ -135,6 +135,9 @@ pub struct Cursor {
     stats: CursorStats,
     /// Records missed (`Lagged`) but not yet reported to the caller.
     pending_lag: u64,
+    /// The cursor entered `seg` at its first frame, so reaching the sealed
+    /// end means it saw every frame committed (see `Segment::read_through`).
+    from_start: bool,
     /// Durable logs: the named cursor's slot and auto-commit flag.
     #[cfg(not(fanlog_loom))]
     named: Option<crate::store::NamedCursor>,
@@ -249,6 +252,7 @@ impl Cursor {
                 ..Default::default()
             },
             pending_lag: 0,
+            from_start: off == 0,
             #[cfg(not(fanlog_loom))]
             named: None,
         })
@@ -452,9 +456,15 @@ impl Cursor {
                 crate::sync::spin_hint();
             },
         };
+        if self.from_start {
+            // Release: our Acquire loads of every commit word in `cur`
+            // happen before the recycler's Acquire load of the flag.
+            cur.read_through.store(true, Ordering::Release);
+        }
         let old = self.seg;
         self.seg = next;
         self.off = 0;
+        self.from_start = true;
         self.idx = 0;
         // SAFETY: leased just above.
         self.seq = unsafe { (*next).base() };

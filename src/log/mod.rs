@@ -1414,6 +1414,60 @@ mod tests {
         assert!(log.append(b"y").is_err());
     }
 
+    /// Only a cursor that read a segment from its first frame to its sealed
+    /// end marks it read through (which lets its recycler skip the wait for
+    /// late writers): one that started after a frame a preempted writer
+    /// still holds must not.
+    #[test]
+    #[cfg_attr(miri, ignore = "a thread parked on a channel")]
+    fn only_a_cursor_from_the_first_frame_marks_a_segment_read_through() {
+        use std::sync::mpsc;
+        let log = Log::builder()
+            .segment_size(256)
+            .max_bytes(1024)
+            .memory(Memory::Heap)
+            .build()
+            .unwrap();
+        let seg0 = log.shared.head_segment();
+        // SAFETY: the `early` cursor below leases segment 0 before anything
+        // could retire it, and is dropped last.
+        let read_through = || unsafe { (*seg0).read_through.load(Ordering::Acquire) };
+        let mut early = log.cursor(Start::Earliest).unwrap();
+        // This thread appends first, so the writer below revokes the bias
+        // (a paused owner would hold up the other appends).
+        log.append(&[0; 100]).unwrap();
+        let (reserved_tx, reserved) = mpsc::channel();
+        let (go, go_rx) = mpsc::channel::<()>();
+        let p = log.producer();
+        let writer = std::thread::spawn(move || {
+            let mut once = Some((reserved_tx, go_rx));
+            producer::test_hooks::PAUSE_IN_WRITE.with(|h| {
+                *h.borrow_mut() = Some(Box::new(move || {
+                    if let Some((tx, rx)) = once.take() {
+                        tx.send(()).unwrap();
+                        rx.recv().unwrap();
+                    }
+                }))
+            });
+            p.append(&[0xAA; 100]).unwrap()
+        });
+        reserved.recv().unwrap(); // the writer holds seq 1, uncommitted
+        let mut late = log.cursor(Start::Latest).unwrap();
+        assert_eq!(late.position(), 2);
+        log.append(&[2; 100]).unwrap(); // seals segment 0
+        assert_eq!(late.try_next().unwrap().seq(), 2); // left segment 0
+        assert!(!read_through(), "a cursor that skipped a frame marked it");
+        go.send(()).unwrap();
+        assert_eq!(writer.join().unwrap(), 1);
+        for want in 0..3 {
+            assert_eq!(early.try_next().unwrap().seq(), want);
+        }
+        assert!(
+            read_through(),
+            "a cursor that read every frame did not mark it"
+        );
+    }
+
     /// Pin-free appends: a producer "preempted" between its reservation and
     /// its writes (the test hook parks it there) must not find its segment
     /// recycled and reused under it. Recycling waits for its commit; without
