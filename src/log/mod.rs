@@ -1414,28 +1414,11 @@ mod tests {
         assert!(log.append(b"y").is_err());
     }
 
-    /// Only a cursor that read a segment from its first frame to its sealed
-    /// end marks it read through (which lets its recycler skip the wait for
-    /// late writers): one that started after a frame a preempted writer
-    /// still holds must not.
-    #[test]
-    #[cfg_attr(miri, ignore = "a thread parked on a channel")]
-    fn only_a_cursor_from_the_first_frame_marks_a_segment_read_through() {
+    /// Spawns a thread that appends 100 bytes of 0xAA and pauses between
+    /// its reservation and its writes until `go` is sent; returns once it
+    /// holds the reservation.
+    fn paused_writer(log: &Log) -> (std::thread::JoinHandle<u64>, std::sync::mpsc::Sender<()>) {
         use std::sync::mpsc;
-        let log = Log::builder()
-            .segment_size(256)
-            .max_bytes(1024)
-            .memory(Memory::Heap)
-            .build()
-            .unwrap();
-        let seg0 = log.shared.head_segment();
-        // SAFETY: the `early` cursor below leases segment 0 before anything
-        // could retire it, and is dropped last.
-        let read_through = || unsafe { (*seg0).read_through.load(Ordering::Acquire) };
-        let mut early = log.cursor(Start::Earliest).unwrap();
-        // This thread appends first, so the writer below revokes the bias
-        // (a paused owner would hold up the other appends).
-        log.append(&[0; 100]).unwrap();
         let (reserved_tx, reserved) = mpsc::channel();
         let (go, go_rx) = mpsc::channel::<()>();
         let p = log.producer();
@@ -1451,7 +1434,32 @@ mod tests {
             });
             p.append(&[0xAA; 100]).unwrap()
         });
-        reserved.recv().unwrap(); // the writer holds seq 1, uncommitted
+        reserved.recv().unwrap();
+        (writer, go)
+    }
+
+    /// Only a cursor that read a segment from its first frame to its sealed
+    /// end marks it read through (which lets its recycler skip the wait for
+    /// late writers): one that started after a frame a preempted writer
+    /// still holds must not.
+    #[test]
+    #[cfg_attr(miri, ignore = "a thread parked on a channel")]
+    fn only_a_cursor_from_the_first_frame_marks_a_segment_read_through() {
+        let log = Log::builder()
+            .segment_size(256)
+            .max_bytes(1024)
+            .memory(Memory::Heap)
+            .build()
+            .unwrap();
+        let seg0 = log.shared.head_segment();
+        // SAFETY: the `early` cursor below leases segment 0 before anything
+        // could retire it, and is dropped last.
+        let read_through = || unsafe { (*seg0).read_through.load(Ordering::Acquire) };
+        let mut early = log.cursor(Start::Earliest).unwrap();
+        // This thread appends first, so the writer below revokes the bias
+        // (a paused owner would hold up the other appends).
+        log.append(&[0; 100]).unwrap();
+        let (writer, go) = paused_writer(&log); // the writer holds seq 1, uncommitted
         let mut late = log.cursor(Start::Latest).unwrap();
         assert_eq!(late.position(), 2);
         log.append(&[2; 100]).unwrap(); // seals segment 0
@@ -1476,7 +1484,6 @@ mod tests {
     #[test]
     #[cfg_attr(miri, ignore = "sleeps; threads parked for 100 ms")]
     fn recycle_waits_for_a_preempted_pin_free_writer() {
-        use std::sync::mpsc;
         let log = Log::builder()
             .segment_size(256)
             .max_bytes(512)
@@ -1486,22 +1493,7 @@ mod tests {
             .build()
             .unwrap();
         assert!(log.shared.pin_free);
-        let (reserved_tx, reserved) = mpsc::channel();
-        let (go, go_rx) = mpsc::channel::<()>();
-        let p = log.producer();
-        let writer = std::thread::spawn(move || {
-            let mut once = Some((reserved_tx, go_rx));
-            producer::test_hooks::PAUSE_IN_WRITE.with(|h| {
-                *h.borrow_mut() = Some(Box::new(move || {
-                    if let Some((tx, rx)) = once.take() {
-                        tx.send(()).unwrap();
-                        rx.recv().unwrap();
-                    }
-                }))
-            });
-            p.append(&[0xAA; 100]).unwrap()
-        });
-        reserved.recv().unwrap(); // the writer holds seq 0, uncommitted
+        let (writer, go) = paused_writer(&log); // the writer holds seq 0, uncommitted
         let l2 = log.clone();
         let filler = std::thread::spawn(move || {
             for i in 1..=40u8 {
