@@ -41,10 +41,11 @@
 //! * **Same capacity.** Bounded systems hold `CAP` = 4096 records: the
 //!   disruptor ring, `async_broadcast`, `bus`, and each crossbeam channel (so
 //!   crossbeam holds 4096 per consumer). fanlog's byte budget is
-//!   `4096 * frame` bytes (`frame` = 24-byte header + payload, 8-aligned),
-//!   floored to whole segments of a quarter of that rounded down to a power
-//!   of two (4 x 32 KiB = 4096 records at 8 B, 5 x 64 KiB = 3723 at 64 B,
-//!   4 x 1 MiB = 4002 at 1 KiB). fanlog records carry no timestamp (`Timestamps::Off`): the
+//!   `4096 * frame` bytes (`frame` = 16-byte header + payload, 8-aligned:
+//!   the header of a log without timestamps), floored to whole segments of
+//!   a quarter of that rounded down to a power of two (6 x 16 KiB = 4096
+//!   records at 8 B, 5 x 64 KiB = 4096 at 64 B, 4 x 1 MiB = 4033 at
+//!   1 KiB). fanlog records carry no timestamp (`Timestamps::Off`): the
 //!   peers do not stamp either.
 //! * **No silent loss.** `tokio::sync::broadcast` never makes the sender
 //!   wait: a receiver that falls more than its capacity behind loses records
@@ -106,9 +107,10 @@ fn records_for(payload: usize) -> u64 {
     }
 }
 
-/// Bytes a fanlog record of `payload` bytes occupies (header + 8-alignment).
+/// Bytes a fanlog record of `payload` bytes occupies (header + 8-alignment;
+/// the 16-byte header of a log without timestamps).
 fn frame_len(payload: usize) -> usize {
-    (24 + payload + 7) & !7
+    (16 + payload + 7) & !7
 }
 
 // ---------------------------------------------------------------------------

@@ -313,7 +313,8 @@ enum Wait {
 }
 
 fn fanlog_run(run: Run, wait: Wait) -> Outcome {
-    let frame = (24 + N + 7) & !7;
+    // 16-byte header: a log without timestamps.
+    let frame = (16 + N + 7) & !7;
     let budget = CAP * frame;
     let log = Log::builder()
         .segment_size(1 << (budget / 4).ilog2())

@@ -403,7 +403,8 @@ typedef struct fanlog_log_options {
 typedef struct fanlog_log_stats {
   // Records appended (the next sequence number).
   uint64_t records_appended;
-  // Framed bytes appended (24-byte header + payload, 8-aligned).
+  // Framed bytes appended (header + payload, 8-aligned; the header is 24
+  // bytes, 16 without timestamps, 32 in a durable log).
   uint64_t bytes_appended;
   // Oldest retained sequence number.
   uint64_t oldest_seq;
@@ -868,7 +869,8 @@ fanlog_status fanlog_log_append(const struct fanlog_log *log,
 
 // Appends `count` records with one reservation: they get contiguous
 // sequence numbers, the first written to `*out_first_seq` (may be NULL).
-// The whole batch (24-byte header + payload, 8-aligned, per record) must
+// The whole batch (24-byte header, 16 without timestamps, + payload,
+// 8-aligned, per record) must
 // fit in one segment, else `FANLOG_TOO_LARGE` (split it). Waiting and errors
 // as for `fanlog_log_append`. Thread-safe.
 //

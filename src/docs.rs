@@ -81,8 +81,9 @@ pub mod design {
     //!   and pooling it (a fresh `posix_fallocate`d file reads as zeros).
     //! * **Frames grow a CRC.** Durable frames have a 32-byte header: the
     //!   in-memory 24 bytes, then a CRC-32C over the sequence number, the
-    //!   header fields and the payload. In-memory logs keep 24-byte headers
-    //!   (the header size is a per-log value).
+    //!   header fields and the payload. In-memory logs keep 24-byte headers,
+    //!   or 16 bytes without timestamps (the header size is a per-log
+    //!   value).
     //! * **Recovery keeps a gap-free prefix.** It scans from the checkpoint
     //!   that `flush` writes and cuts at the first bad frame. Damage *before*
     //!   the checkpoint cannot be a torn write (that data was synced), so it is

@@ -415,7 +415,7 @@ func putBatchScratch(sc *batchScratch) {
 // AppendBatch appends records (kind 0) with one reservation: they get
 // contiguous sequence numbers, first is the first one, and no other
 // producer's record comes between them. The whole batch (24 bytes of
-// framing plus the payload rounded up to 8 bytes, per record) must fit in
+// framing, 16 without timestamps, plus the payload rounded up to 8 bytes, per record) must fit in
 // one segment, else nothing is appended and the error is ErrTooLarge
 // (split it). Waits for room as Append does. An empty batch appends
 // nothing and returns the next sequence number.
@@ -533,7 +533,8 @@ type LogStats struct {
 	// sequence number).
 	RecordsAppended uint64
 	// BytesAppended is the framed size of everything appended (24-byte
-	// header plus payload, rounded up to 8 bytes, per record).
+	// header, 16 without timestamps, 32 when durable, plus payload, rounded
+	// up to 8 bytes, per record).
 	BytesAppended uint64
 	// OldestSeq is the oldest retained sequence number.
 	OldestSeq uint64

@@ -176,7 +176,8 @@ pub struct fanlog_slice {
 pub struct fanlog_log_stats {
     /// Records appended (the next sequence number).
     pub records_appended: u64,
-    /// Framed bytes appended (24-byte header + payload, 8-aligned).
+    /// Framed bytes appended (header + payload, 8-aligned; the header is 24
+    /// bytes, 16 without timestamps, 32 in a durable log).
     pub bytes_appended: u64,
     /// Oldest retained sequence number.
     pub oldest_seq: u64,
@@ -503,7 +504,8 @@ pub(crate) unsafe fn check_slices<'a>(
 
 /// Appends `count` records with one reservation: they get contiguous
 /// sequence numbers, the first written to `*out_first_seq` (may be NULL).
-/// The whole batch (24-byte header + payload, 8-aligned, per record) must
+/// The whole batch (24-byte header, 16 without timestamps, + payload,
+/// 8-aligned, per record) must
 /// fit in one segment, else `FANLOG_TOO_LARGE` (split it). Waiting and errors
 /// as for `fanlog_log_append`. Thread-safe.
 ///

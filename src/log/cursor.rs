@@ -321,7 +321,11 @@ impl Cursor {
             (
                 (p.add(LEN_AT) as *const u32).read() as usize,
                 (p.add(KIND_AT) as *const u32).read(),
-                (p.add(TIME_AT) as *const u64).read(),
+                if hdr > TIME_AT {
+                    (p.add(TIME_AT) as *const u64).read()
+                } else {
+                    0 // compact header: no timestamp
+                },
             )
         };
         debug_assert!(self.off + hdr + len <= size);

@@ -9,6 +9,12 @@
 //!     24   len  payload, then zero..7 bytes of padding to an 8-byte boundary
 //! ```
 //!
+//! In-memory logs without timestamps (`Timestamps::Off`, segments up to
+//! half of `MAX_SEGMENT_SIZE`) use a 16-byte header: the same fields
+//! without the timestamp, the payload at 16. At 8 bytes of payload that is
+//! a 24-byte frame instead of 32: readers pull a third fewer cache lines
+//! from the producer's core per record.
+//!
 //! Durable logs (`crate::store`) use a 32-byte header: the same first 24
 //! bytes, then a CRC-32C (u32) over the sequence number (8 bytes, little
 //! endian), bytes 8..24 of the header and the payload, then 4 zero bytes;
@@ -23,6 +29,8 @@
 
 /// Size of the frame header in bytes.
 pub(crate) const HEADER: usize = 24;
+/// Size of the compact frame header (no timestamp; see the module docs).
+pub(crate) const COMPACT_HEADER: usize = 16;
 /// Frames start on 8-byte boundaries (the commit word is an `AtomicU64`).
 pub(crate) const ALIGN: usize = 8;
 
@@ -39,7 +47,8 @@ pub(crate) const KIND_AT: usize = 12;
 pub(crate) const TIME_AT: usize = 16;
 
 /// Bytes a record of `len` payload bytes occupies in a segment, with a
-/// header of `hdr` bytes ([`HEADER`] or [`DURABLE_HEADER`]).
+/// header of `hdr` bytes ([`COMPACT_HEADER`], [`HEADER`] or
+/// [`DURABLE_HEADER`]).
 #[inline]
 pub(crate) const fn frame_len_h(hdr: usize, len: usize) -> usize {
     (hdr + len + (ALIGN - 1)) & !(ALIGN - 1)

@@ -140,7 +140,8 @@ pub(crate) enum Advance {
 pub(crate) struct Shared {
     /// Validated configuration.
     pub(crate) config: LogConfig,
-    /// Frame header size: `frame::HEADER`, or `frame::DURABLE_HEADER` (with
+    /// Frame header size: `frame::HEADER`, `frame::COMPACT_HEADER` (in
+    /// memory, no timestamps), or `frame::DURABLE_HEADER` (with
     /// a CRC) for durable logs.
     pub(crate) hdr: usize,
     /// A read-only (tailing) durable log: appends fail.
@@ -282,11 +283,21 @@ impl Shared {
         let read_only = store.as_ref().is_some_and(|s| s.read_only);
         #[cfg(fanlog_loom)]
         let read_only = false;
+        // The compact header needs at least 16 bytes per frame; segments of
+        // at most half the largest size keep the reservation word's record
+        // count as far from overflowing as 24-byte frames do in the largest.
+        let hdr = if config.timestamps == Timestamps::Off
+            && config.segment_size <= segment::MAX_SEGMENT_SIZE / 2
+        {
+            frame::COMPACT_HEADER
+        } else {
+            frame::HEADER
+        };
         Self {
             max_segments: config.max_segments(),
             pool: Pool::new(config.pool_segments),
             config,
-            hdr: frame::HEADER,
+            hdr,
             read_only,
             pin_free: true,
             bias: CachePadded::new(bias::Bias::new(true)),
@@ -1173,7 +1184,8 @@ impl std::fmt::Debug for Log {
 pub struct LogStats {
     /// Records appended (the next sequence number).
     pub records_appended: u64,
-    /// Bytes appended, framed (24-byte header + payload, 8-byte aligned).
+    /// Bytes appended, framed (header + payload, 8-byte aligned; the header
+    /// is 24 bytes, 16 without timestamps, 32 in a durable log).
     pub bytes_appended: u64,
     /// Oldest retained sequence number.
     pub oldest_seq: u64,
@@ -1329,6 +1341,49 @@ mod tests {
     /// reservations across segment switches); an append from another live
     /// thread revokes it for good, an exited owner hands it on; close
     /// revokes it. Records stay gap-free and intact throughout.
+    /// Without timestamps, in-memory frames have the 16-byte header: every
+    /// payload length reads back intact (short ones too, where a timestamp
+    /// store would land past the payload) with timestamp 0, and an 8-byte
+    /// record takes 24 bytes.
+    #[test]
+    fn compact_header_without_timestamps() {
+        let log = Log::builder()
+            .segment_size(4096)
+            .memory(Memory::Heap)
+            .timestamps(crate::Timestamps::Off)
+            .build()
+            .unwrap();
+        assert_eq!(log.shared.hdr, frame::COMPACT_HEADER);
+        let mut c = log.cursor(Start::Earliest).unwrap();
+        for len in 0..40u8 {
+            let data: Vec<u8> = (0..len).map(|i| i ^ len).collect();
+            log.append_with(u32::from(len) + 7, &data).unwrap();
+        }
+        let batch: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; usize::from(i)]).collect();
+        log.producer().append_batch(3, &batch).unwrap();
+        for len in 0..40u8 {
+            let r = c.try_next().unwrap();
+            let want: Vec<u8> = (0..len).map(|i| i ^ len).collect();
+            assert_eq!(
+                (r.data(), r.kind(), r.timestamp_ns()),
+                (&want[..], u32::from(len) + 7, 0)
+            );
+        }
+        for i in 0..5u8 {
+            let r = c.try_next().unwrap();
+            assert_eq!((r.data(), r.kind()), (&vec![i; usize::from(i)][..], 3));
+        }
+        assert!(matches!(c.try_next(), Err(RecvError::Empty)));
+        let before = log.stats().bytes_appended;
+        log.append(&[1; 8]).unwrap();
+        assert_eq!(log.stats().bytes_appended - before, 24);
+        // With timestamps the header is 24 bytes.
+        let timed = Log::builder().memory(Memory::Heap).build().unwrap();
+        assert_eq!(timed.shared.hdr, frame::HEADER);
+        timed.append(&[1; 8]).unwrap();
+        assert_eq!(timed.stats().bytes_appended, 32);
+    }
+
     /// A reused segment must not show its previous life's bytes as commits:
     /// the old payload below holds, at the offset where the next record of
     /// the new life goes, exactly the commit word that record will have.
@@ -1345,8 +1400,8 @@ mod tests {
                 .build()
                 .unwrap();
             // Record 0 fills segment A. In A's next life (base 2) record 3
-            // goes at offset 32 (record 2 is an 8-byte one), i.e. over bytes
-            // 8..16 of record 0's payload: put commit_value(3) there.
+            // goes right after the 8-byte record 2, inside what was record
+            // 0's payload: every word of that payload is commit_value(3).
             let mut big = vec![0u8; SEG - 24];
             for w in big.chunks_exact_mut(8) {
                 w.copy_from_slice(&frame::commit_value(3).to_ne_bytes());

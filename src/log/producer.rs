@@ -121,8 +121,8 @@ impl Producer {
 
     /// Appends every record of `records` with one reservation, so they get
     /// contiguous sequence numbers; returns the first one. The whole batch
-    /// must fit in one segment (`frame` = 24-byte header + payload, 8-byte
-    /// aligned): larger batches get [`AppendError::TooLarge`] with the
+    /// must fit in one segment (`frame` = header + payload, 8-byte aligned;
+    /// the header is 24 bytes, or 16 in a log without timestamps): larger batches get [`AppendError::TooLarge`] with the
     /// framed size; split them. An empty batch returns the next sequence
     /// number and appends nothing.
     pub fn append_batch<B: AsRef<[u8]>>(
@@ -273,7 +273,9 @@ unsafe fn write_frame(
     unsafe {
         (p.add(LEN_AT) as *mut u32).write(data.len() as u32);
         (p.add(KIND_AT) as *mut u32).write(kind);
-        (p.add(TIME_AT) as *mut u64).write(time);
+        if hdr > TIME_AT {
+            (p.add(TIME_AT) as *mut u64).write(time);
+        }
         std::ptr::copy_nonoverlapping(data.as_ptr(), p.add(hdr), data.len());
     }
     if hdr == DURABLE_HEADER {

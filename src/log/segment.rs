@@ -69,7 +69,8 @@ pub(crate) const LEASES: u64 = UNLINKED - 1;
 
 /// The largest segment: keeps `COUNT` far from overflowing (every frame is
 /// at least 24 bytes, so at most 2^27/24 < 2^23 frames per segment, with
-/// room left for failed reservations).
+/// room left for failed reservations; 16-byte compact frames are only used
+/// in segments of at most half this size).
 pub(crate) const MAX_SEGMENT_SIZE: usize = 1 << 27;
 
 /// Unpacks a reservation word into `(closed, count, offset)`.
