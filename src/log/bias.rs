@@ -63,7 +63,7 @@
 use super::Shared;
 use crate::sync::{thread_id, AtomicBool, AtomicU64, Ordering};
 use crate::wait::{asymmetric, heavy_fence, light_fence, spin_wait};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 /// Nobody has appended yet.
 const UNCLAIMED: u64 = 0;
@@ -236,8 +236,9 @@ impl Bias {
 /// The logs whose bias the calling thread holds, released when it exits.
 #[cfg(not(fanlog_loom))]
 mod owned {
-    use super::{thread_id, Arc, Shared, Weak};
+    use super::{thread_id, Arc, Shared};
     use std::cell::RefCell;
+    use std::sync::Weak;
 
     struct Owned {
         me: u64,
