@@ -122,8 +122,9 @@ impl Producer {
     /// Appends every record of `records` with one reservation, so they get
     /// contiguous sequence numbers; returns the first one. The whole batch
     /// must fit in one segment (`frame` = header + payload, 8-byte aligned;
-    /// the header is 24 bytes, or 16 in a log without timestamps): larger batches get [`AppendError::TooLarge`] with the
-    /// framed size; split them. An empty batch returns the next sequence
+    /// the header is 24 bytes, or 16 in a log without timestamps): larger
+    /// batches get [`AppendError::TooLarge`] with the framed size; split
+    /// them. An empty batch returns the next sequence
     /// number and appends nothing.
     pub fn append_batch<B: AsRef<[u8]>>(
         &self,
