@@ -58,6 +58,7 @@ fn reopen_finds_everything() {
     drop(log);
     let log = Log::open(&dir, &opts().verify(Verify::All)).unwrap();
     assert_eq!(read_all(&log).len(), 1001);
+    drop(log); // its background thread may still create files
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -90,6 +91,7 @@ fn flush_checkpoint_and_named_cursor() {
         log.named_cursors(),
         vec![("billing".to_string(), Some(100))]
     );
+    drop(log); // its background thread may still create files
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -101,6 +103,7 @@ fn second_writer_is_refused() {
         Log::open(&dir, &opts()),
         Err(StoreError::Locked { .. })
     ));
+    drop(_log); // its background thread may still create files
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
