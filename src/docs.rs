@@ -111,6 +111,7 @@ pub mod orderings {
     //! | reservation `fetch_add` | Relaxed (pinned path), Acquire (pin-free path) | only its modification order matters; data is published by the commit. Pin-free: a stale pointer's reservation that lands in a reused segment synchronizes with `reset`'s Release store of the tail word, so it sees the new base |
     //! | `Segment::reset` tail-word store | Release, after the other fields | see the line above |
     //! | `wait_committed` (recycle) commit-word loads | Acquire | a preempted producer's writes happen before the segment is zeroed |
+    //! | `Segment::read_through` store (cursor at a sealed end) / load (recycle) | Release / Acquire | the cursor's Acquire loads of every commit word, and so every frame write, happen before the segment is zeroed, in place of the walk above |
     //! | seal store / `sealed_count` load | Release / Acquire | readers see the final count and the frames before it |
     //! | `next` CAS / load | Release / Acquire | a reset successor is fully visible |
     //! | `tail` store / load | Release / Acquire | same |
