@@ -126,6 +126,8 @@ pub mod orderings {
     //! | segment header `sealed` / `closed` words (durable) | Release / Acquire | a tailing process finds the successor file renamed into place / the close-status file written |
     //! | named cursor word (durable) | Release / Acquire | a commit is ordered after the consumer's work; readers of the word in other processes see it |
     //! | follower's tail-word CAS (read-only logs) | Release | `Start::Latest` cursors Acquire the committed prefix |
+    //! | handle count (`Log`, `Producer`, `Cursor`): increment / decrement | Relaxed / AcqRel | as `Arc`: the last handle's drop sees every other handle's work before it shuts a durable log down (thread joined, last sync, lock released) |
+    //! | deferred retire of an unlinked segment | holds a `Weak` | a retire that runs after the last reference frees the segment itself; a durable segment's file was deleted at unlink (Relaxed `deleted` flag, ordered by the grace period or the last lease) |
     //! | hub subscription state word | `fetch_add` enter, Release `fetch_sub` exit, `fetch_or` seal | exact unsubscribe and close: see [`crate::hub`] |
     //!
     //! The hub's and snapshots' own arguments are written where they live

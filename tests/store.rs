@@ -58,7 +58,7 @@ fn reopen_finds_everything() {
     drop(log);
     let log = Log::open(&dir, &opts().verify(Verify::All)).unwrap();
     assert_eq!(read_all(&log).len(), 1001);
-    drop(log); // its background thread may still create files
+    drop(log); // the last handle: the store stops touching the directory
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -91,7 +91,7 @@ fn flush_checkpoint_and_named_cursor() {
         log.named_cursors(),
         vec![("billing".to_string(), Some(100))]
     );
-    drop(log); // its background thread may still create files
+    drop((c, log)); // the last handle: the store stops touching the directory
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -103,7 +103,7 @@ fn second_writer_is_refused() {
         Log::open(&dir, &opts()),
         Err(StoreError::Locked { .. })
     ));
-    drop(_log); // its background thread may still create files
+    drop(_log); // the last handle: the store stops touching the directory
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -141,5 +141,67 @@ fn tail_from_read_only_open() {
         ro.append(b"x"),
         Err(fanlog::AppendError::ReadOnly)
     ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Dropping the last handle of a durable log ends it at once: the directory
+/// lock is free and the background thread is gone, even when segments it
+/// trimmed a moment ago are still waiting for their epoch grace period.
+#[test]
+fn last_handle_drop_releases_the_directory_at_once() {
+    use std::os::fd::AsRawFd;
+    let dir = tmpdir("last-drop");
+    // Another thread stays pinned (as any other epoch user of the process
+    // may be), so the trimmed segments' grace period cannot end.
+    let (pinned_tx, pinned_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let pinner = std::thread::spawn(move || {
+        let _guard = crossbeam_epoch::pin();
+        pinned_tx.send(()).unwrap();
+        done_rx.recv().unwrap();
+    });
+    pinned_rx.recv().unwrap();
+    let mut oldest = 0;
+    for round in 0..3 {
+        let o = opts()
+            .max_bytes(16 << 10)
+            .overflow(fanlog::OverflowPolicy::DropOldest);
+        let log = Log::open(&dir, &o).unwrap();
+        // What was trimmed stays trimmed: its files were deleted when the
+        // head moved past them, not when their recycling (still held back
+        // by the pinned thread) runs.
+        assert!(
+            log.recovery().unwrap().first_seq >= oldest,
+            "round {round}: {:?} reopened trimmed segments (oldest was {oldest})",
+            log.recovery()
+        );
+        let p = log.producer();
+        // A cursor that never reads: DropOldest evicts under it.
+        let c = log.cursor(Start::Latest).unwrap();
+        for i in 0..400 {
+            p.append(&rec(i)).unwrap();
+        }
+        oldest = log.stats().oldest_seq;
+        assert!(oldest > 0, "round {round}: nothing was trimmed");
+        drop((c, p, log));
+        // No epoch turn, no sleep: the lock must already be free.
+        let f = std::fs::File::open(dir.join("LOCK")).unwrap();
+        // SAFETY: plain syscall on an fd we own.
+        let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_eq!(r, 0, "round {round}: the dropped log still holds its lock");
+        // SAFETY: as above.
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) };
+        // The spare segment file went with it.
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.starts_with("spare")),
+            "round {round}: {names:?}"
+        );
+    }
+    done_tx.send(()).unwrap();
+    pinner.join().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }

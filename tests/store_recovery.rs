@@ -281,7 +281,7 @@ fn last_file_shorter_than_its_header_is_cut() {
     assert!(!last.exists() || std::fs::metadata(&last).unwrap().len() > 10);
     let (all, _) = read_from(&log, Start::Earliest);
     assert_records(&all, 0, first_in_last);
-    drop(log); // its background thread may still create files
+    drop(log); // the last handle: the store stops touching the directory
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -404,7 +404,7 @@ fn start_positions_on_a_recovered_log() {
     log.append(&rec(500)).unwrap();
     let r = latest.try_next().unwrap();
     assert_eq!((r.seq(), r.data()), (500, &rec(500)[..]));
-    drop(log); // its background thread may still create files
+    drop((latest, log)); // the last handle: the store stops touching the directory
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -442,7 +442,7 @@ fn named_cursor_with_auto_commit_resumes_after_reopen() {
     let mut c = log.cursor_named("app", Start::Latest).unwrap();
     let r = c.try_next().unwrap();
     assert_eq!((r.seq(), r.data()), (150, &rec(150)[..]));
-    drop(log); // its background thread may still create files
+    drop((c, log)); // the last handle: the store stops touching the directory
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -496,7 +496,7 @@ fn named_cursor_holds_retention_under_block() {
     let mut c = log.cursor_named("slow", Start::Earliest).unwrap();
     assert_eq!(c.try_next().unwrap().seq(), mid);
     drop(c);
-    drop(log); // its background thread may still create files
+    drop((p, log)); // the last handle: the store stops touching the directory
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -526,7 +526,7 @@ fn named_cursor_lags_under_drop_oldest() {
     let r = c.try_next().unwrap();
     assert_eq!(r.data(), &rec(r.seq())[..]);
     drop(c);
-    drop(log); // its background thread may still create files
+    drop((p, log)); // the last handle: the store stops touching the directory
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -562,7 +562,7 @@ fn max_age_overrides_named_cursors() {
     }
     assert_eq!(last, n - 1);
     drop(c);
-    drop(log); // its background thread may still create files
+    drop((p, log)); // the last handle: the store stops touching the directory
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

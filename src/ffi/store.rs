@@ -301,7 +301,9 @@ unsafe fn name_arg<'a>(s: *const c_char) -> Result<&'a str, fanlog_status> {
 /// released with `fanlog_log_free`. Freeing it without `fanlog_log_close`
 /// leaves the log open for the next open, as after a crash (nothing is
 /// lost: see `fanlog_log_flush`); the directory stays locked for writing
-/// until the handle and every producer and cursor of it are freed.
+/// until the handle and every producer and cursor of it are freed, and the
+/// last of those frees unlocks it before it returns (its background thread
+/// stopped, a last sync under a sync policy, the spare file deleted).
 ///
 /// `err` (may be NULL) receives, only when the call fails, a NUL-terminated
 /// message of at most `err_cap` bytes (cut to fit) saying what is wrong:

@@ -2,7 +2,7 @@
 
 use super::frame::{commit_value, frame_len_h, KIND_AT, LEN_AT, TIME_AT};
 use super::segment::{closed_link, unpack, Segment};
-use super::{Shared, WaitStrategy};
+use super::{Handle, Shared, WaitStrategy};
 use crate::error::{CloseStatus, RecvError, StartError};
 use crate::sync::Ordering;
 use crate::wait::{backoff, Deadline, Interrupt, ReadinessFd, WakeTarget, Waker};
@@ -120,7 +120,7 @@ impl WakeTarget for CursorWake {
 /// | [`next_timeout`](Self::next_timeout), [`next_batch_timeout`](Self::next_batch_timeout) | up to the timeout | `Timeout`, `Interrupted`, `Lagged`, `Closed` |
 /// | [`next`](Self::next), [`next_batch`](Self::next_batch) | until data | `Interrupted`, `Lagged`, `Closed` |
 pub struct Cursor {
-    shared: Arc<Shared>,
+    shared: Handle,
     /// The leased segment we read.
     seg: *const Segment,
     /// Byte offset of the next frame in `seg`.
@@ -194,7 +194,7 @@ impl<'a> Iterator for Batch<'a> {
 }
 
 impl Cursor {
-    pub(crate) fn open(shared: Arc<Shared>, start: Start) -> Result<Cursor, StartError> {
+    pub(crate) fn open(shared: Handle, start: Start) -> Result<Cursor, StartError> {
         let guard = epoch::pin();
         let (seg, off, idx) = loop {
             let seg = match start {
@@ -236,7 +236,7 @@ impl Cursor {
         shared.cursors.fetch_add(1, Ordering::Relaxed);
         let wake = Arc::new(CursorWake {
             interrupt: Interrupt::default(),
-            shared: shared.clone(),
+            shared: Arc::clone(&shared),
             fd: OnceLock::new(),
         });
         let seq = base + idx;

@@ -215,6 +215,9 @@ pub(crate) struct Shared {
     /// there are any, eager reclaim pauses: they still need the segments
     /// that follow theirs.
     orphans: CachePadded<AtomicUsize>,
+    /// Live [`Handle`]s. `std`'s atomic even under loom: no modelled
+    /// protocol reads it (it only ends the durable store).
+    handles: std::sync::atomic::AtomicUsize,
 }
 
 // SAFETY: all fields are atomics, immutable configuration, or containers of
@@ -328,6 +331,7 @@ impl Shared {
             records_missed: CachePadded::new(AtomicU64::new(0)),
             cursors: CachePadded::new(AtomicUsize::new(0)),
             orphans: CachePadded::new(AtomicUsize::new(0)),
+            handles: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -932,7 +936,13 @@ impl Shared {
         self.head_base.store(next_base, Ordering::Relaxed);
         // Relaxed: a gauge.
         self.linked.fetch_sub(1, Ordering::Relaxed);
-        let this = self.clone();
+        #[cfg(not(fanlog_loom))]
+        if let Some(st) = self.store() {
+            st.on_unlinked(hs);
+        }
+        // Weak: a pending retire must not keep the log's state (and a
+        // durable log's directory lock) alive after its last handle.
+        let this = Arc::downgrade(self);
         let seg = SegPtr(h);
         // SAFETY of the deferred function: it runs once every thread that
         // was pinned when `h` was still reachable has unpinned; after that
@@ -941,9 +951,17 @@ impl Shared {
         guard.defer(move || {
             let seg = seg;
             // SAFETY: `seg.0` stays allocated until recycled (below or by
-            // the last lease holder).
+            // the last lease holder): unlinked, it is in none of the lists
+            // that `Shared`'s drop frees.
             if unsafe { (*seg.0).retire() } {
-                this.recycle(seg.0);
+                match this.upgrade() {
+                    Some(this) => this.recycle(seg.0),
+                    // SAFETY: the log's state is gone, and with it every
+                    // handle, lease and stale producer pointer: we own the
+                    // segment alone (its file, if any, was deleted at
+                    // unlink; dropping it unmaps or frees its memory).
+                    None => drop(unsafe { Box::from_raw(seg.0) }),
+                }
             }
         });
         // Hand the retire to the global queue now and try to advance the
@@ -1122,14 +1140,14 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        // Every cursor, producer and deferred retire held an `Arc`, so we are
-        // alone: a durable writer with a sync policy syncs one last time,
-        // then free the linked list.
+        // Every cursor and producer held an `Arc` (deferred retires hold a
+        // `Weak` and free their unlinked segment themselves once this ran),
+        // so we are alone: the store shuts down if the last handle's drop
+        // did not (a log whose opening failed half-way), then the linked
+        // list is freed.
         #[cfg(not(fanlog_loom))]
         if let Some(st) = self.store() {
-            if !st.read_only && st.sync != crate::store::SyncPolicy::None {
-                let _ = st.flush(self);
-            }
+            st.shutdown(self);
         }
         let mut g = self.graveyard.load(Ordering::Relaxed);
         while !g.is_null() {
@@ -1168,7 +1186,56 @@ impl Drop for Shared {
 /// ```
 #[derive(Clone)]
 pub struct Log {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Handle,
+}
+
+/// A user handle's counted reference to a log's state: [`Log`],
+/// [`Producer`] and [`Cursor`] hold one. Everything else that refers to the
+/// state holds a `Weak` (epoch-deferred recycles, the store's background
+/// thread, the producer-bias registry) or is a [`Waker`](crate::Waker),
+/// which only interrupts. So when the last handle goes, no append, read or
+/// reclaim of this log can happen again, and a durable log ends there and
+/// then ([`Store::shutdown`](crate::store::Store::shutdown)): its directory
+/// is unlocked and quiet when the drop returns, even if the memory is freed
+/// a little later, by whoever drops the last reference.
+pub(crate) struct Handle(Arc<Shared>);
+
+impl Handle {
+    /// A new handle on `shared`.
+    pub(crate) fn new(shared: &Arc<Shared>) -> Self {
+        // Relaxed: as `Arc::clone`; a handle is only made from a live one
+        // (or with the state), so the count cannot be zero here.
+        shared.handles.fetch_add(1, Ordering::Relaxed);
+        Self(shared.clone())
+    }
+}
+
+impl Clone for Handle {
+    fn clone(&self) -> Self {
+        Self::new(&self.0)
+    }
+}
+
+impl std::ops::Deref for Handle {
+    type Target = Arc<Shared>;
+    #[inline]
+    fn deref(&self) -> &Arc<Shared> {
+        &self.0
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // AcqRel: as `Arc`'s drop, the last handle sees everything the
+        // others did (their appends and cursor commits) before it shuts the
+        // store down.
+        if self.0.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            #[cfg(not(fanlog_loom))]
+            if let Some(st) = self.0.store() {
+                st.shutdown(&self.0);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Log {
@@ -1240,7 +1307,7 @@ impl Log {
 
     pub(crate) fn from_config(config: LogConfig) -> std::io::Result<Self> {
         Ok(Self {
-            shared: Shared::new(config)?,
+            shared: Handle::new(&Shared::new(config)?),
         })
     }
 
@@ -1585,6 +1652,42 @@ mod tests {
             .memory(Memory::Heap)
             .build()
             .unwrap()
+    }
+
+    /// Retires still waiting for the epoch do not keep the log's state
+    /// alive: it goes with the last handle, and the retires that run later
+    /// free their segments themselves.
+    #[test]
+    fn pending_retires_do_not_outlive_the_last_handle() {
+        let (pinned_tx, pinned_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let pinner = std::thread::spawn(move || {
+            let _guard = epoch::pin();
+            pinned_tx.send(()).unwrap();
+            done_rx.recv().unwrap();
+        });
+        pinned_rx.recv().unwrap();
+        let log = heap_log(256, 2, OverflowPolicy::DropOldest);
+        let mut c = log.cursor(Start::Earliest).unwrap();
+        for i in 0..40u64 {
+            log.append(&i.to_le_bytes()).unwrap();
+        }
+        // Some segments were unlinked; their retires wait for the pinner.
+        assert!(log.stats().oldest_seq > 0);
+        // The cursor reads (and leaves) the evicted segment it leased.
+        assert!(c.try_next().is_ok());
+        let state = Arc::downgrade(&log.shared);
+        drop((c, log));
+        assert!(
+            state.upgrade().is_none(),
+            "a pending retire kept the log alive"
+        );
+        // Now let the retires run (they free their segments alone).
+        done_tx.send(()).unwrap();
+        pinner.join().unwrap();
+        for _ in 0..64 {
+            epoch::pin().flush();
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::frame::{commit_value, frame_len_h, CRC_AT, DURABLE_HEADER, KIND_AT, LEN_AT, TIME_AT};
 use super::segment::{unpack, Segment, COUNT_SHIFT};
-use super::{Advance, Shared, Timestamps};
+use super::{Advance, Handle, Shared, Timestamps};
 use crate::error::AppendError;
 use crate::sync::Ordering;
 use crate::wait::{Deadline, Interrupt, WakeTarget, Waker};
@@ -29,7 +29,7 @@ use std::time::Duration;
 /// bias, handed on when the owner thread exits and revoked for good by an
 /// append from a second live thread or by `close`; same docs).
 pub struct Producer {
-    shared: Arc<Shared>,
+    shared: Handle,
     interrupt: Arc<ProducerWake>,
 }
 
@@ -58,10 +58,10 @@ impl std::fmt::Debug for Producer {
 }
 
 impl Producer {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Handle) -> Self {
         let interrupt = Arc::new(ProducerWake {
             interrupt: Interrupt::default(),
-            shared: shared.clone(),
+            shared: Arc::clone(&shared),
         });
         Self { shared, interrupt }
     }

@@ -33,7 +33,7 @@
 
 use super::crc::crc32c;
 use crate::log::segment::{Segment, Storage};
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use std::fs::{File, OpenOptions as FsOpen};
 use std::io;
 use std::os::fd::AsRawFd;
@@ -58,8 +58,12 @@ pub(crate) struct SegFile {
     pub(crate) path: PathBuf,
     /// Reads must check each frame's CRC.
     pub(crate) verify: bool,
-    /// The file may be deleted when the segment is recycled (writer only).
+    /// The file may be deleted when the segment is unlinked or recycled
+    /// (writer only).
     pub(crate) owned: bool,
+    /// The file was deleted when the segment was unlinked from the log's
+    /// head (see `Store::on_unlinked`); recycling only unmaps it.
+    pub(crate) deleted: AtomicBool,
     /// When the segment was last written (ns since the epoch; for `max_age`).
     pub(crate) mtime_ns: AtomicU64,
 }
@@ -327,6 +331,7 @@ fn finish(
             path,
             verify: false,
             owned: true,
+            deleted: AtomicBool::new(false),
             mtime_ns: AtomicU64::new(now),
         },
         base,
@@ -372,6 +377,7 @@ pub(crate) fn map_segment(
             path: path.to_path_buf(),
             verify,
             owned: writable,
+            deleted: AtomicBool::new(false),
             mtime_ns: AtomicU64::new(mtime),
         },
         base,

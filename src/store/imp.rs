@@ -27,8 +27,10 @@ pub(crate) struct Store {
     pub(crate) sync: SyncPolicy,
     max_age: Option<Duration>,
     poll_interval: Duration,
-    /// The writer's `flock` on `LOCK` (held while open).
-    _lock: Option<File>,
+    /// The writer's `flock` on `LOCK`, held until [`Store::shutdown`].
+    lock: Mutex<Option<File>>,
+    /// [`Store::shutdown`] ran.
+    shut: AtomicBool,
     /// Segment-file work shared with the background thread (spares,
     /// unmaps) and the directory's dirty flag.
     files: Arc<Files>,
@@ -177,22 +179,7 @@ pub(crate) fn open(dir: &Path, opts: &OpenOptions) -> Result<Log, StoreError> {
                 Err(std::io::Error::last_os_error())
             }
         };
-        let mut locked = try_lock();
-        // A log this process dropped a moment ago can still hold the lock:
-        // its segments' epoch-deferred recycling keeps the log's state alive
-        // until the epoch turns. Turn it (pin + flush runs expired deferred
-        // functions) for up to ~50 ms before reporting `Locked`.
-        let mut round = 0;
-        while round < 500
-            && locked
-                .as_ref()
-                .is_err_and(|e| e.raw_os_error() == Some(libc::EWOULDBLOCK))
-        {
-            epoch::pin().flush();
-            std::thread::sleep(Duration::from_micros(100));
-            locked = try_lock();
-            round += 1;
-        }
+        let locked = try_lock();
         if let Err(e) = locked {
             if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
                 return Err(StoreError::Locked { path });
@@ -258,7 +245,8 @@ pub(crate) fn open(dir: &Path, opts: &OpenOptions) -> Result<Log, StoreError> {
         sync: opts.sync,
         max_age: opts.max_age,
         poll_interval: opts.poll_interval,
-        _lock: lock,
+        lock: Mutex::new(lock),
+        shut: AtomicBool::new(false),
         files: Arc::new(Files {
             dir: dir.to_path_buf(),
             segment_size,
@@ -281,7 +269,9 @@ pub(crate) fn open(dir: &Path, opts: &OpenOptions) -> Result<Log, StoreError> {
     };
     store.reload_named();
     let shared = Shared::from_segments(config, segments, Box::new(store));
-    let log = Log { shared };
+    let log = Log {
+        shared: crate::log::Handle::new(&shared),
+    };
     if let Some((final_seq, status)) = closed {
         if log.next_seq() >= final_seq {
             log.close(status);
@@ -379,21 +369,71 @@ fn start_background(shared: &Arc<Shared>) {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        // Release: the thread's Acquire load sees it and returns.
-        self.stop.store(true, Ordering::Release);
-        if let Some(h) = self.bg.get_mut().ok().and_then(|b| b.take()) {
-            h.thread().unpark();
-            if h.thread().id() != std::thread::current().id() {
-                let _ = h.join();
-            }
-        }
-        // The thread is gone (or is us, in its periodic work): nothing else
-        // touches the spare or the queue.
+        // Normally a no-op: the last handle's drop (or the log's) shut the
+        // store down already.
+        self.stop_background();
         self.files.shutdown();
     }
 }
 
 impl Store {
+    /// Stops the background thread and waits for it (unless we are it).
+    fn stop_background(&self) {
+        // Release: the thread's Acquire load sees it and returns.
+        self.stop.store(true, Ordering::Release);
+        let h = self.bg.lock().ok().and_then(|mut b| b.take());
+        if let Some(h) = h {
+            h.thread().unpark();
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
+        }
+    }
+
+    /// Ends the durable side of `shared` once no [`Log`], `Producer` or
+    /// `Cursor` is left (or when the log's state is dropped, whichever
+    /// comes first; later calls do nothing): stops and joins the
+    /// background thread, syncs one last time (writers with a sync
+    /// policy), deletes the unused spare file, unmaps what waits for the
+    /// thread and releases the directory lock. When it returns, nothing of
+    /// this log creates, deletes or writes a file in the directory again:
+    /// segments that a late epoch-deferred recycle still frees were
+    /// deleted when they were unlinked (see [`on_unlinked`](Self::on_unlinked)).
+    pub(crate) fn shutdown(&self, shared: &Shared) {
+        // Relaxed: the flag only makes the call idempotent; its callers
+        // (the last handle's drop, `Shared`'s drop) are ordered by the
+        // handle count's AcqRel and by `Arc`.
+        if self.shut.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        self.stop_background();
+        if !self.read_only && self.sync != SyncPolicy::None {
+            let _ = self.flush(shared);
+        }
+        // The thread is gone (or is us, in its periodic work): nothing else
+        // touches the spare or the queue.
+        self.files.shutdown();
+        drop(self.lock.lock().ok().and_then(|mut l| l.take()));
+    }
+
+    /// The head mover unlinked `seg` (it stays mapped until recycled, for
+    /// the cursors that still read it): a writer deletes its file now,
+    /// while it holds the directory lock, so that neither a recycle that
+    /// runs after the log is gone nor the next opener of the directory
+    /// ever sees it.
+    pub(crate) fn on_unlinked(&self, seg: &Segment) {
+        let Some(f) = &seg.file else { return };
+        if !f.owned || self.read_only {
+            return;
+        }
+        let _ = std::fs::remove_file(&f.path);
+        // Relaxed: read by `on_recycle` after the epoch's grace period or
+        // the last lease's release, both of which order it.
+        f.deleted.store(true, Ordering::Relaxed);
+        // Relaxed: read by the next flush, which syncs the directory.
+        self.files.dir_dirty.store(true, Ordering::Relaxed);
+    }
+
     /// The recovery report.
     pub(crate) fn recovery(&self) -> &Recovery {
         &self.recovery
@@ -459,23 +499,28 @@ impl Store {
         file::publish_sealed(seg, count);
     }
 
-    /// A segment is being freed: delete its file (writer) and unmap it.
+    /// A segment is being freed: delete its file (writer; unless
+    /// [`on_unlinked`](Self::on_unlinked) did) and unmap it.
     ///
-    /// The file is unlinked here, at once, as it always was: the directory
-    /// after a crash, retention's disk accounting as seen in the directory
-    /// and the order of deletions are unchanged. The unmap, which is where
-    /// the kernel frees an unlinked file's blocks and page cache (the costly
-    /// part), goes to the background thread; past [`MAX_RETIRED`] waiting,
-    /// the caller unmaps the oldest itself.
+    /// The unmap, which is where the kernel frees an unlinked file's blocks
+    /// and page cache (the costly part), goes to the background thread;
+    /// past [`MAX_RETIRED`] waiting, the caller unmaps the oldest itself.
+    /// After [`shutdown`](Self::shutdown) the caller unmaps it.
     pub(crate) fn on_recycle(&self, seg: Box<Segment>) {
         let Some(f) = &seg.file else { return };
         if !f.owned || self.read_only {
             return; // read-only: dropping it unmaps it
         }
-        let _ = std::fs::remove_file(&f.path);
-        // Relaxed: read by the next flush, which syncs the directory.
-        self.files.dir_dirty.store(true, Ordering::Relaxed);
-        if self.files.thread.get().is_none() {
+        // Relaxed: see `on_unlinked`.
+        if !f.deleted.load(Ordering::Relaxed) {
+            // A segment that was never linked (the link lost to `close`).
+            let _ = std::fs::remove_file(&f.path);
+            // Relaxed: read by the next flush, which syncs the directory.
+            self.files.dir_dirty.store(true, Ordering::Relaxed);
+        }
+        // Relaxed: a late recycle after `shutdown` only has to see the
+        // flag eventually; the queue is cleared again by `Store`'s drop.
+        if self.files.thread.get().is_none() || self.shut.load(Ordering::Relaxed) {
             return; // dropping it unmaps it
         }
         let overflow = {
@@ -789,7 +834,7 @@ impl Store {
     /// A named cursor for `name`.
     pub(crate) fn open_named(
         &self,
-        shared: &Arc<Shared>,
+        shared: &crate::log::Handle,
         name: &str,
         start: Start,
     ) -> Result<crate::Cursor, StoreError> {

@@ -53,13 +53,23 @@
 //! whose file cannot be made (a spare made earlier still holds its blocks,
 //! so the segment that takes it is fine).
 //!
-//! A segment that retention drops is unlinked at once by the thread that
-//! recycles it (so the directory, and what a crash leaves, is as if nothing
+//! A segment file that retention drops is deleted at once by the thread
+//! that moves the log's head past it (cursors still reading it keep its
+//! mapping, so the directory, and what a crash leaves, is as if nothing
 //! were deferred); the unmap, where the kernel frees the file's blocks and
-//! pages, is handed to the background thread (a short queue; past four
-//! waiting, the recycling thread unmaps the oldest itself). Disk use is therefore
-//! the budget plus the spare plus at most the few segments waiting to be
-//! unmapped.
+//! pages, waits for the epoch's grace period and the last cursor on it,
+//! and is then handed to the background thread (a short queue; past four
+//! waiting, the recycling thread unmaps the oldest itself). Disk use is
+//! therefore the budget plus the spare plus at most the few segments
+//! waiting to be unmapped.
+//!
+//! When the last [`Log`](crate::Log), [`Producer`](crate::Producer) and
+//! [`Cursor`](crate::Cursor) of a log is dropped, the log ends before that
+//! drop returns: the background thread is stopped and joined, a writer with
+//! a sync policy syncs one last time, the spare is deleted and `LOCK` is
+//! released. The directory can then be reopened, or removed, at once. (A
+//! [`Waker`](crate::Waker) does not keep it open; memory still waiting
+//! for the epoch's grace period is freed when that ends.)
 //!
 //! A crash at any step leaves either `*.seg.tmp` files (deleted by the next
 //! writable open) or a complete segment file whose header was written
@@ -212,7 +222,10 @@ pub enum StoreError {
         /// The error.
         source: Arc<std::io::Error>,
     },
-    /// Another process holds the directory open for writing.
+    /// Another writer holds the directory open: another process, or a log
+    /// of this process of which a [`Log`](crate::Log),
+    /// [`Producer`](crate::Producer) or [`Cursor`](crate::Cursor) is still
+    /// alive.
     Locked {
         /// The lock file.
         path: PathBuf,
