@@ -426,6 +426,12 @@ impl Store {
         if !f.owned || self.read_only {
             return;
         }
+        self.delete_file(f);
+    }
+
+    /// Deletes a segment's file (writer) and notes it for the next
+    /// directory sync and for `on_recycle`.
+    fn delete_file(&self, f: &file::SegFile) {
         let _ = std::fs::remove_file(&f.path);
         // Relaxed: read by `on_recycle` after the epoch's grace period or
         // the last lease's release, both of which order it.
@@ -511,12 +517,10 @@ impl Store {
         if !f.owned || self.read_only {
             return; // read-only: dropping it unmaps it
         }
-        // Relaxed: see `on_unlinked`.
+        // Relaxed: see `delete_file`.
         if !f.deleted.load(Ordering::Relaxed) {
             // A segment that was never linked (the link lost to `close`).
-            let _ = std::fs::remove_file(&f.path);
-            // Relaxed: read by the next flush, which syncs the directory.
-            self.files.dir_dirty.store(true, Ordering::Relaxed);
+            self.delete_file(f);
         }
         // Relaxed: a late recycle after `shutdown` only has to see the
         // flag eventually; the queue is cleared again by `Store`'s drop.
