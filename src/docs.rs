@@ -65,6 +65,19 @@ pub mod design {
     //!   Appends are not async-signal-safe (they never were: a signal handler
     //!   appending on the owner thread would interleave with its plain
     //!   reservation).
+    //! * **The owner's append is inlined; everything else is out of line.**
+    //!   `append_one` first tries `append_owned`: if the calling thread owns
+    //!   the bias and the record fits in the tail segment, it reserves,
+    //!   writes and commits without leaving the caller (`Bias::try_owned`:
+    //!   the owner check, `busy`, the fence and the re-check, nothing else);
+    //!   otherwise it changes nothing and the out-of-line path
+    //!   (`append_one_slow`: claiming, revoking, sealing, linking, waiting,
+    //!   closing, errors) runs as before. Payloads of 8 to 64 bytes are
+    //!   copied with overlapping word moves instead of a `memcpy` call.
+    //!   callgrind of a single-threaded 8-byte append loop: 178 → 124
+    //!   instructions per append (the rest is the loop, recycling and the
+    //!   zeroing of reused segments); its rate went from 55–64 to 105–108
+    //!   M/s on the shared 2-vCPU guest.
     //! * **Waiters yield instead of spinning, and a wake-up is paid once per
     //!   round of waiting.** `SpinThenPark` re-checks after each of 32
     //!   `sched_yield`s, then parks; the event count's armed flag, in the futex
@@ -123,6 +136,7 @@ pub mod orderings {
     //! | producer bias: owner's `busy` store, owner re-check / revoker's CAS, `busy` load | compiler fence / membarrier (SeqCst fences without membarrier) | asymmetric store-buffer pairing: the owner sees the revocation or the revoker sees `busy` |
     //! | producer bias: `busy` clear / revoker's `busy` load, `REVOKED` store / every append's load | Release / Acquire | the owner's plain reservation happens before every later RMW on the word |
     //! | producer bias: the owner's plain tail-word load and store | Relaxed | nobody else writes the word while the bias is held; data is published by the commit |
+    //! | producer bias: `try_owned`'s first load of `owner` | Relaxed | only a value equal to our own id matters, which only this thread stored; the re-check after the fence decides |
     //! | segment header `sealed` / `closed` words (durable) | Release / Acquire | a tailing process finds the successor file renamed into place / the close-status file written |
     //! | named cursor word (durable) | Release / Acquire | a commit is ordered after the consumer's work; readers of the word in other processes see it |
     //! | follower's tail-word CAS (read-only logs) | Release | `Start::Latest` cursors Acquire the committed prefix |

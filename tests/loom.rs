@@ -147,9 +147,16 @@ fn wake_once_vs_rearm() {
 /// with its first append and appends its second with a plain store while
 /// another thread's append revokes the bias; the sequence stays gap-free,
 /// every record is intact and each producer's order is kept.
+///
+/// Three preemptions, not the suite's two: the owner's inlined fast path
+/// (`Bias::try_owned`) must be preempted between its first check of the
+/// owner and its `busy` store for the revoker to run in between; with two,
+/// a fast path without its re-check after the fence passed.
 #[test]
 fn bias_owner_vs_second_producer() {
-    loom::model(|| {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.unwrap_or(0).max(3));
+    builder.check(|| {
         let log = small_log(4, OverflowPolicy::Block);
         let mut c = log.cursor(Start::Earliest).unwrap();
         let l2 = log.clone();

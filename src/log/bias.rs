@@ -131,6 +131,37 @@ impl Bias {
         }
     }
 
+    /// The owner's fast path: runs `plain` inside `busy` if the calling
+    /// thread owns the bias, and returns what it returns. `None` without
+    /// running it when the caller does not own the bias (it then takes
+    /// [`run_owned`](Self::run_owned), which claims, waits or revokes), or
+    /// when `plain` declines (it must then have changed nothing).
+    ///
+    /// The same protocol as `run_owned`, minus its loop and its slow
+    /// branches, so that it can be inlined into every append.
+    #[inline(always)]
+    pub(crate) fn try_owned<R>(&self, plain: impl FnOnce() -> Option<R>) -> Option<R> {
+        let me = thread_id();
+        // Relaxed: only our own id matters here, which only we store (with
+        // the claim's Acquire, in this thread); the re-check below decides.
+        if self.owner.load(Ordering::Relaxed) != me {
+            return None;
+        }
+        // Relaxed: ordered before the re-check by the fence below.
+        self.busy.store(true, Ordering::Relaxed);
+        // Pairs with the revoker's heavy fence (store-buffer litmus).
+        light_fence(self.asymmetric);
+        // Relaxed: as in `run_owned`.
+        let r = if self.owner.load(Ordering::Relaxed) == me {
+            plain()
+        } else {
+            None
+        };
+        // Release: as in `run_owned`.
+        self.busy.store(false, Ordering::Release);
+        r
+    }
+
     /// Claims an unclaimed bias, waits out a revocation, or revokes another
     /// thread's bias.
     #[cold]

@@ -1323,11 +1323,13 @@ impl Log {
 
     /// Appends `data` with kind 0; see [`Producer::append`]. Waits under
     /// `Block` (not interruptible: use a [`Producer`] for that).
+    #[inline]
     pub fn append(&self, data: &[u8]) -> Result<u64, AppendError> {
         producer::append_one(&self.shared, 0, data, Deadline::Never, None)
     }
 
     /// Appends `data` with `kind`; see [`Producer::append_with`].
+    #[inline]
     pub fn append_with(&self, kind: u32, data: &[u8]) -> Result<u64, AppendError> {
         producer::append_one(&self.shared, kind, data, Deadline::Never, None)
     }
@@ -1404,10 +1406,6 @@ mod tests {
     use super::*;
     use crate::{Memory, RecvError, Start};
 
-    /// The producer bias: the first appending thread claims it (plain
-    /// reservations across segment switches); an append from another live
-    /// thread revokes it for good, an exited owner hands it on; close
-    /// revokes it. Records stay gap-free and intact throughout.
     /// Without timestamps, in-memory frames have the 16-byte header: every
     /// payload length reads back intact (short ones too, where a timestamp
     /// store would land past the payload) with timestamp 0, and an 8-byte
@@ -1449,6 +1447,40 @@ mod tests {
         assert_eq!(timed.shared.hdr, frame::HEADER);
         timed.append(&[1; 8]).unwrap();
         assert_eq!(timed.stats().bytes_appended, 32);
+    }
+
+    /// Every payload length reads back intact through the owner's fast path
+    /// and its inline copies (8..=16 bytes as two words, 17..=64 as two or
+    /// four 16-byte moves, overlapping), with either header size, and the
+    /// frame after each one is untouched.
+    #[test]
+    fn payload_lengths_round_trip_through_the_inline_copies() {
+        for ts in [crate::Timestamps::Off, crate::Timestamps::Coarse] {
+            let log = Log::builder()
+                .segment_size(4096)
+                .memory(Memory::Heap)
+                .timestamps(ts)
+                .build()
+                .unwrap();
+            let p = log.producer();
+            let mut c = log.cursor(Start::Earliest).unwrap();
+            let payload =
+                |len: usize| -> Vec<u8> { (0..len).map(|i| (i * 7 + len) as u8).collect() };
+            for len in 0..=80usize {
+                let seq = p.append_with(len as u32, &payload(len)).unwrap();
+                assert_eq!(seq, len as u64);
+            }
+            assert!(
+                log.shared.bias.owned_by_me(),
+                "the appends took the owner's path"
+            );
+            for len in 0..=80usize {
+                let r = c.try_next().unwrap();
+                assert_eq!((r.seq(), r.kind()), (len as u64, len as u32));
+                assert_eq!(r.data(), &payload(len)[..], "length {len}");
+            }
+            assert_eq!(c.try_next().unwrap_err(), RecvError::Empty);
+        }
     }
 
     /// A reused segment must not show its previous life's bytes as commits:
@@ -1493,6 +1525,10 @@ mod tests {
         }
     }
 
+    /// The producer bias: the first appending thread claims it (plain
+    /// reservations across segment switches); an append from another live
+    /// thread revokes it for good, an exited owner hands it on; close
+    /// revokes it. Records stay gap-free and intact throughout.
     #[test]
     fn bias_is_claimed_by_the_first_thread_and_revoked_by_a_second() {
         let log = Log::builder()
