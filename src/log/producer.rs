@@ -371,29 +371,60 @@ fn append_owned(shared: &Shared, kind: u32, data: &[u8]) -> Option<u64> {
     }
     let hdr = shared.hdr;
     let flen = frame_len_h(hdr, data.len()) as u64;
-    let seq = shared.bias.try_owned(|| {
-        let seg_ptr = shared.tail_segment();
-        // SAFETY: as in `reserve`'s owner path: type-stable in-memory
-        // segments, the log kept alive by our caller, and the bias making
-        // us the only linker.
-        let seg = unsafe { &*seg_ptr };
-        // Relaxed: as in `reserve`'s owner path (our own last store).
-        let old = seg.tail.load(Ordering::Relaxed);
-        let (closed, idx, off) = unpack(old);
-        if closed || off + flen > seg.size() as u64 {
-            return None; // closing, or sealing: the slow path
-        }
-        let time = now_ns(shared.config.timestamps);
-        // Relaxed: the commit's Release store publishes the data.
-        seg.tail
-            .store(old + ((1 << COUNT_SHIFT) | flen), Ordering::Relaxed);
-        let seq = seg.base() + idx;
-        // SAFETY: the store above reserved `flen` bytes at `off` for us.
-        unsafe { write_frame(seg, hdr, off as usize, seq, kind, time, data) };
-        Some(seq)
-    })?;
+    let seq = shared
+        .bias
+        .try_owned(|| match owner_reserve(shared, 1, flen) {
+            OwnerReserve::At(seg, off, seq) => {
+                let time = now_ns(shared.config.timestamps);
+                // SAFETY: `owner_reserve` reserved `flen` bytes at `off` for us.
+                unsafe { write_frame(seg, hdr, off, seq, kind, time, data) };
+                Some(seq)
+            }
+            OwnerReserve::Full | OwnerReserve::Closed => None, // the slow path
+        })?;
     shared.notify_readers();
     Some(seq)
+}
+
+/// What the bias owner's reservation found.
+enum OwnerReserve<'a> {
+    /// Reserved: the segment, the offset and the first sequence number.
+    At(&'a Segment, usize, u64),
+    /// The frames do not fit in the tail segment (sealing it takes the RMW
+    /// path); nothing changed.
+    Full,
+    /// The log is closed at the tail; nothing changed.
+    Closed,
+}
+
+/// The bias owner's reservation of `count` frames totalling `bytes` in the
+/// tail segment: a plain load and store of its reservation word. Call it
+/// only inside [`Bias::try_owned`](super::bias::Bias::try_owned) or
+/// [`run_owned`](super::bias::Bias::run_owned)'s closure.
+#[inline(always)]
+fn owner_reserve(shared: &Shared, count: u64, bytes: u64) -> OwnerReserve<'_> {
+    let seg_ptr = shared.tail_segment();
+    // SAFETY: type-stable in-memory segments (see `reserve`'s fast path);
+    // the caller's handle keeps the log alive. Holding the bias, we are the
+    // only linker, so this is the segment the tail points to until we link
+    // another.
+    let seg = unsafe { &*seg_ptr };
+    // Relaxed: while we hold the bias nobody else changes this word (others
+    // revoke first and then see our stores through `busy`); we read our own
+    // last store, or the reset of a segment we linked ourselves.
+    let old = seg.tail.load(Ordering::Relaxed);
+    let (closed, idx, off) = unpack(old);
+    if closed {
+        return OwnerReserve::Closed;
+    }
+    if off + bytes > seg.size() as u64 {
+        return OwnerReserve::Full;
+    }
+    // Relaxed: as for the RMW (`try_reserve_in`), the data is published by
+    // the commit's Release store.
+    seg.tail
+        .store(old + ((count << COUNT_SHIFT) | bytes), Ordering::Relaxed);
+    OwnerReserve::At(seg, off as usize, seg.base() + idx)
 }
 
 /// Everything but the owner's fast path (see `append_one`).
@@ -542,32 +573,16 @@ fn reserve(
     if shared.pin_free {
         // The producer bias (see `bias`): the thread that owns the log
         // (the only one appending) reserves with a plain load and store.
-        let owned = shared.bias.run_owned(shared, || {
-            let seg_ptr = shared.tail_segment();
-            // SAFETY: type-stable segments (below); `shared` keeps the log
-            // alive. Holding the bias, we are the only linker, so this is
-            // the segment the tail points to until we link another.
-            let seg = unsafe { &*seg_ptr };
-            // Relaxed: while we hold the bias nobody else changes this word
-            // (others revoke first and then see our stores through `busy`);
-            // we read our own last store, or the reset of a segment we
-            // linked ourselves.
-            let old = seg.tail.load(Ordering::Relaxed);
-            let (closed, idx, off) = unpack(old);
-            if closed {
-                return Err(AppendError::Closed(shared.close_status()));
-            }
-            if off + bytes > seg.size() as u64 {
-                return Ok(None); // sealing takes the RMW path below
-            }
-            // Relaxed: as for the RMW (`try_reserve_in`), the data is
-            // published by the commit's Release store.
-            seg.tail
-                .store(old + ((count << COUNT_SHIFT) | bytes), Ordering::Relaxed);
-            let seq = seg.base() + idx;
-            (write.take().expect("written once"))(seg, off as usize, seq);
-            Ok(Some(seq))
-        });
+        let owned = shared
+            .bias
+            .run_owned(shared, || match owner_reserve(shared, count, bytes) {
+                OwnerReserve::At(seg, off, seq) => {
+                    (write.take().expect("written once"))(seg, off, seq);
+                    Ok(Some(seq))
+                }
+                OwnerReserve::Full => Ok(None), // sealing takes the RMW path below
+                OwnerReserve::Closed => Err(AppendError::Closed(shared.close_status())),
+            });
         if let Some(Some(seq)) = owned.transpose()? {
             return Ok(seq);
         }
