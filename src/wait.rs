@@ -326,11 +326,19 @@ impl EventCount {
         // every key taken so far (keys are the armed, odd words). Release: a
         // waiter whose key includes this wake sees what the notifier stored
         // before it (see `prepare`).
-        let _ = self
-            .epoch
-            .fetch_update(Ordering::Release, Ordering::Relaxed, |w| {
-                Some((w | ARMED).wrapping_add(1))
-            });
+        // (A CAS loop rather than `fetch_update`, which nightly deprecates
+        // in favour of a `try_update` that stable does not have yet.)
+        // Relaxed: a first guess; the CAS decides.
+        let mut w = self.epoch.load(Ordering::Relaxed);
+        // Failure Relaxed: we only retry with the value read.
+        while let Err(now) = self.epoch.compare_exchange_weak(
+            w,
+            (w | ARMED).wrapping_add(1),
+            Ordering::Release,
+            Ordering::Relaxed,
+        ) {
+            w = now;
+        }
         #[cfg(not(fanlog_loom))]
         futex_wake(&self.epoch);
         #[cfg(fanlog_loom)]
