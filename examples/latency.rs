@@ -39,6 +39,9 @@
 //! `pingpong` (the floor: thread A stores the TSC into a cache line, thread
 //! B spins on it and records its TSC minus the stored one, then acknowledges
 //! on another line; a closed loop, so a stall costs it one sample),
+//! `fanlog_roundtrip` (the same closed loop with a 64-byte record through a
+//! `Spin` log in place of the forward line: the like-for-like comparison
+//! with `pingpong`),
 //! `spsc_floor` (the open-loop floor: the simplest bounded single-producer
 //! single-consumer ring, 4096 slots of 64 B, paced and measured exactly like
 //! the systems, so a stall costs it every record due meanwhile), `fanlog_spin` (`WaitStrategy::Spin`), `fanlog_park`
@@ -78,7 +81,7 @@ USAGE:
 
 OPTIONS:
     --systems LIST   comma-separated (default: all):
-                     pingpong, spsc_floor, fanlog_spin, fanlog_park, disruptor_spin,
+                     pingpong, fanlog_roundtrip, spsc_floor, fanlog_spin, fanlog_park, disruptor_spin,
                      disruptor_yield, bus_park, bus_spin, crossbeam_park,
                      crossbeam_spin, tokio_park, tokio_spin,
                      async_broadcast_park, async_broadcast_spin
@@ -312,20 +315,25 @@ enum Wait {
     Spin,
 }
 
-fn fanlog_run(run: Run, wait: Wait) -> Outcome {
-    // 16-byte header: a log without timestamps.
+/// The log every fanlog row uses: capacity `CAP` records of `N` bytes, in
+/// four segments, no timestamps (the 16-byte header).
+fn fanlog_log(wait: WaitStrategy) -> Log {
     let frame = (16 + N + 7) & !7;
     let budget = CAP * frame;
-    let log = Log::builder()
+    Log::builder()
         .segment_size(1 << (budget / 4).ilog2())
         .max_bytes(budget)
         .timestamps(Timestamps::Off)
-        .wait_strategy(match wait {
-            Wait::Park => WaitStrategy::SpinThenPark,
-            Wait::Spin => WaitStrategy::Spin,
-        })
+        .wait_strategy(wait)
         .build()
-        .expect("log");
+        .expect("log")
+}
+
+fn fanlog_run(run: Run, wait: Wait) -> Outcome {
+    let log = fanlog_log(match wait {
+        Wait::Park => WaitStrategy::SpinThenPark,
+        Wait::Spin => WaitStrategy::Spin,
+    });
     let mut cursor = log.cursor(Start::Latest).expect("cursor");
     let producer = log.producer();
     pair(
@@ -623,12 +631,52 @@ fn pingpong_run(run: Run) -> Outcome {
     )
 }
 
+/// The ping-pong with fanlog in the forward direction: thread A appends a
+/// record stamped with its send time to a `Spin` log and waits for the
+/// acknowledgement; thread B reads it (every byte, counter checked), records
+/// its clock minus the stamp, and acknowledges on a cache line as in
+/// `pingpong`. Closed loop, like the floor: the like-for-like comparison.
+fn fanlog_roundtrip_run(run: Run) -> Outcome {
+    #[repr(align(128))]
+    struct Line(AtomicU64);
+    let pong = Line(AtomicU64::new(0));
+    let log = fanlog_log(WaitStrategy::Spin);
+    let mut cursor = log.cursor(Start::Latest).expect("cursor");
+    let producer = log.producer();
+    let records = run.records;
+    let pong = &pong;
+    pair(
+        Run { period: 0.0, ..run },
+        move |_| {
+            let mut buf = [0xA5u8; N];
+            for i in 0..records {
+                buf[..8].copy_from_slice(&now_ns().to_le_bytes());
+                buf[8..16].copy_from_slice(&i.to_le_bytes());
+                producer.append(&buf).expect("append");
+                while pong.0.load(Ordering::Acquire) != i + 1 {
+                    spin_loop();
+                }
+            }
+        },
+        move || {
+            let mut sink = Sink::new(run);
+            while !sink.done() {
+                let r = cursor.next().expect("read");
+                sink.record(r.data());
+                pong.0.store(sink.next, Ordering::Release);
+            }
+            sink
+        },
+    )
+}
+
 // ---------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------
 
 const SYSTEMS: &[&str] = &[
     "pingpong",
+    "fanlog_roundtrip",
     "spsc_floor",
     "fanlog_spin",
     "fanlog_park",
@@ -647,6 +695,7 @@ const SYSTEMS: &[&str] = &[
 fn run_system(name: &str, run: Run) -> Outcome {
     match name {
         "pingpong" => pingpong_run(run),
+        "fanlog_roundtrip" => fanlog_roundtrip_run(run),
         "spsc_floor" => spsc_run(run),
         "fanlog_spin" => fanlog_run(run, Wait::Spin),
         "fanlog_park" => fanlog_run(run, Wait::Park),
@@ -787,7 +836,7 @@ fn main() {
             period: 0.0,
             pin: pin_threads,
         };
-        if system == "pingpong" {
+        if system == "pingpong" || system == "fanlog_roundtrip" {
             let o = run_system(
                 system,
                 Run {
