@@ -346,7 +346,9 @@ fn latency_md(tsv: &str) -> String {
             let (r50, r99) = (num(&rt[4]), num(&rt[5]));
             let _ = writeln!(
                 md,
-                "Closed loop, like for like (`fanlog_roundtrip`: the ping-pong with a 64 B record                  through a `Spin` log forward): p50 = {r50:.0} ns, p99 = {r99:.0} ns → **{:.1}×**                  the ping-pong's p50 and **{:.1}×** its p99.",
+                "Closed loop, like for like (`fanlog_roundtrip`: the ping-pong with a 64 B record \
+                 through a `Spin` log forward): p50 = {r50:.0} ns, p99 = {r99:.0} ns → **{:.2}×** \
+                 the ping-pong's p50 and **{:.2}×** its p99.",
                 r50 / pp50,
                 r99 / pp99
             );
