@@ -315,8 +315,9 @@ enum Wait {
     Spin,
 }
 
-/// The log every fanlog row uses: capacity `CAP` records of `N` bytes, in
-/// four segments, no timestamps (the 16-byte header).
+/// The log every fanlog row uses: a budget of `CAP` frames of `N` bytes in
+/// segments of the largest power of two that gives at least four (five of
+/// 64 KiB), no timestamps (the 16-byte header).
 fn fanlog_log(wait: WaitStrategy) -> Log {
     let frame = (16 + N + 7) & !7;
     let budget = CAP * frame;
