@@ -1483,6 +1483,19 @@ mod tests {
         }
     }
 
+    /// Two heap segments of `seg` bytes, `DropOldest`, 16-byte headers: the
+    /// third segment's worth of records reuses the first segment.
+    fn two_segment_drop_oldest(seg: usize) -> Log {
+        Log::builder()
+            .segment_size(seg)
+            .max_bytes(2 * seg)
+            .overflow(OverflowPolicy::DropOldest)
+            .memory(Memory::Heap)
+            .timestamps(crate::Timestamps::Off)
+            .build()
+            .unwrap()
+    }
+
     /// A reused segment must not show its previous life's bytes as commits:
     /// the old payload below holds, at the offset where the next record of
     /// the new life goes, exactly the commit word that record will have.
@@ -1490,14 +1503,7 @@ mod tests {
     fn stale_payload_is_never_read_as_a_commit() {
         const SEG: usize = 512;
         for round in 0..8 {
-            let log = Log::builder()
-                .segment_size(SEG)
-                .max_bytes(2 * SEG)
-                .overflow(OverflowPolicy::DropOldest)
-                .memory(Memory::Heap)
-                .timestamps(crate::Timestamps::Off)
-                .build()
-                .unwrap();
+            let log = two_segment_drop_oldest(SEG);
             // Record 0 fills segment A. In A's next life (base 2) record 3
             // goes right after the 8-byte record 2, inside what was record
             // 0's payload: every word of that payload is commit_value(3).
@@ -1536,14 +1542,7 @@ mod tests {
     #[test]
     fn stale_commit_words_are_never_read_anywhere_in_a_reused_segment() {
         const SEG: usize = 4096;
-        let log = Log::builder()
-            .segment_size(SEG)
-            .max_bytes(2 * SEG)
-            .overflow(OverflowPolicy::DropOldest)
-            .memory(Memory::Heap)
-            .timestamps(crate::Timestamps::Off)
-            .build()
-            .unwrap();
+        let log = two_segment_drop_oldest(SEG);
         let hdr = frame::COMPACT_HEADER;
         // Segment A's next life starts at seq 2 with 24-byte frames: the
         // frame at offset o gets seq 2 + o / 24. Record 0's payload starts
