@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Regenerates every published benchmark result with one command:
 #
-#   bash benches/run.sh            # ~14 minutes on the 2-core machine
+#   bash benches/run.sh            # ~27 minutes on the 2-core machine
 #
 # 1. records the machine (nproc, CPU model, kernel, load before and after);
-# 2. runs `cargo bench --bench peers` (criterion, saved as baseline `peers`);
+# 2. runs `cargo bench --bench peers` (criterion, saved as baseline `peers`)
+#    PASSES times (default 3), keeping each pass's results in
+#    $target/bench-results/peers-passes/<n>/: the tables show each cell's
+#    median over the passes (each ratio taken within one pass), because on a
+#    shared guest one pass's cells that are within ±30% of a peer change
+#    sides from run to run;
 # 3. runs the latency harness and the slow-consumer scenario;
 # 4. runs the durable log's benches: `cargo bench --bench store` (criterion,
 #    baseline `store`) and `cargo run --release --example store_open` (a 1 GiB
@@ -14,7 +19,8 @@
 # 5. rewrites the generated sections of BENCHMARKS.md and docs/bench/throughput.svg
 #    (examples/plot.rs; the hand-written sections are kept).
 #
-# Environment: QUICK=1 for a short smoke run (numbers not meant for publishing);
+# Environment: QUICK=1 for a short smoke run (numbers not meant for publishing;
+# one pass unless PASSES says otherwise); PASSES: passes of the peers bench;
 # BENCH_COMMIT names the measured commit when the tree is not a git checkout;
 # MAX_BUSY (percent, default 15) and IDLE_WAIT (seconds, default 600): before
 # each step, wait until the CPUs are less busy than that (see `quiet`).
@@ -24,6 +30,7 @@ target="${CARGO_TARGET_DIR:-target}"
 out="$target/bench-results"
 mkdir -p "$out"
 rm -f "$out/peers_lag.tsv" "$out/latency.tsv" "$out/slow_consumer.tsv" "$out/store.txt" "$out/store_open.txt"
+rm -rf "$out/peers-passes"
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 # Share of time some task waited for I/O over the last 10 s and 60 s (PSI):
@@ -98,17 +105,25 @@ quiet() {
 cat "$out/machine.txt"
 
 quick_bench=() quick_lat=() quick_slow=() quick_store=() quick_open=()
+passes=${PASSES:-3}
 if [ -n "${QUICK:-}" ]; then
   export BENCH_QUICK=1
+  passes=${PASSES:-1}
   quick_lat=(--seconds 0.3)
   quick_slow=(--seconds 1)
   quick_store=(--warm-up-time 0.5 --measurement-time 1)
   quick_open=(--size-mib 64)
 fi
 
-echo "== throughput: cargo bench --bench peers"
-quiet throughput
-measure throughput cargo bench --bench peers -- --save-baseline peers "${quick_bench[@]}"
+for pass in $(seq 1 "$passes"); do
+  echo "== throughput: cargo bench --bench peers (pass $pass of $passes)"
+  quiet "throughput $pass"
+  measure "throughput $pass" cargo bench --bench peers -- --save-baseline peers "${quick_bench[@]}"
+  # Keep this pass's estimates (criterion keeps only the latest run's).
+  mkdir -p "$out/peers-passes/$pass"
+  dest=$(cd "$out/peers-passes/$pass" && pwd)
+  (cd "$target/criterion" && find . -path './peers_*/new/*.json' -exec cp --parents {} "$dest/" \;)
+done
 
 echo "== latency"
 quiet latency

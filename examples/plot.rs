@@ -12,6 +12,10 @@
 //! * `<criterion>/peers_*/<system>/<payload>/new/{estimates,benchmark}.json`
 //!   written by `cargo bench --bench peers` (median time per iteration and
 //!   the records per iteration);
+//! * or, when `benches/run.sh` ran several passes of that bench,
+//!   `<results>/peers-passes/<n>/peers_*/...` (the same files, one copy per
+//!   pass): each cell then shows the median over the passes, and each
+//!   ratio is the median of the ratios taken within one pass;
 //! * `<results>/machine.txt`, `latency.tsv`, `slow_consumer.tsv`,
 //!   `peers_lag.tsv` written by `benches/run.sh` and the examples.
 //!
@@ -109,6 +113,61 @@ fn read_rates(criterion: &Path) -> Rates {
     rates
 }
 
+/// Every pass's rates: `<results>/peers-passes/<n>/` (copies of
+/// criterion's `peers_*` results, one per pass of `benches/run.sh`), in pass
+/// order, or the criterion directory alone when there are none.
+fn read_passes(criterion: &Path, results: &Path) -> Vec<Rates> {
+    let mut dirs: Vec<(u32, PathBuf)> = fs::read_dir(results.join("peers-passes"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path())))
+        .collect();
+    dirs.sort();
+    let passes: Vec<Rates> = dirs
+        .iter()
+        .map(|(_, d)| read_rates(d))
+        .filter(|r| !r.is_empty())
+        .collect();
+    if passes.is_empty() {
+        vec![read_rates(criterion)]
+    } else {
+        passes
+    }
+}
+
+/// The median of `v` (not empty).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Each cell's median over the passes that measured it.
+fn median_rates(passes: &[Rates]) -> Rates {
+    let mut all: BTreeMap<(String, String, usize), Vec<f64>> = BTreeMap::new();
+    for p in passes {
+        for (k, &r) in p {
+            all.entry(k.clone()).or_default().push(r);
+        }
+    }
+    all.into_iter().map(|(k, v)| (k, median(v))).collect()
+}
+
+/// fanlog / `peer` in each pass that measured both (a ratio within one
+/// pass, i.e. within one run of the bench).
+fn pass_ratios(passes: &[Rates], group: &str, peer: &str, payload: usize) -> Vec<f64> {
+    let key = |s: &str| (group.to_string(), s.to_string(), payload);
+    passes
+        .iter()
+        .filter_map(|p| Some(p.get(&key("fanlog"))? / p.get(&key(peer))?))
+        .collect()
+}
+
 fn fmt_rate(r: f64) -> String {
     if r >= 100e6 {
         format!("{:.0} M/s", r / 1e6)
@@ -144,14 +203,24 @@ fn display(system: &str) -> &str {
 }
 
 /// The throughput section: ratio table, absolute table, verdict.
-fn throughput_md(rates: &Rates, lags: &str) -> String {
+fn throughput_md(passes: &[Rates], lags: &str) -> String {
     let mut md = String::new();
+    let rates = median_rates(passes);
     let get = |g: &str, s: &str, p: usize| rates.get(&(g.to_string(), s.to_string(), p)).copied();
+    let n = passes.len();
+    let how = if n > 1 {
+        format!(
+            "the median over {n} passes of the bench, each ratio taken within one pass; \
+             ↕ where fanlog was ahead in some passes and behind in others"
+        )
+    } else {
+        "one pass of the bench".to_string()
+    };
     let _ = writeln!(
         md,
         "Ratios **fanlog / peer** of records appended per second (criterion's median \
-         iteration; > 1 means fanlog is ahead; **bold** where it is behind; — where the peer \
-         has no such mode).\n"
+         iteration; {how}; > 1 means fanlog is ahead; **bold** where it is behind; — where \
+         the peer has no such mode).\n"
     );
     let _ = write!(md, "| scenario | payload |");
     for p in PEERS {
@@ -163,26 +232,32 @@ fn throughput_md(rates: &Rates, lags: &str) -> String {
     }
     md.push('\n');
     let mut behind = Vec::new();
+    let mut sides = Vec::new();
     let mut cells = 0;
     for &(group, title, _) in GROUPS {
         for &payload in PAYLOADS {
-            let Some(f) = get(group, "fanlog", payload) else {
+            if get(group, "fanlog", payload).is_none() {
                 continue;
-            };
+            }
             let _ = write!(md, "| {title} | {} |", fmt_payload(payload));
             for peer in PEERS {
-                match get(group, peer, payload) {
-                    Some(r) => {
-                        let x = f / r;
+                let xs = pass_ratios(passes, group, peer, payload);
+                match xs.iter().copied().reduce(f64::min) {
+                    Some(lo) => {
+                        let hi = xs.iter().copied().fold(lo, f64::max);
+                        let x = median(xs);
                         cells += 1;
+                        let cell = format!("{title}, {}: {}", fmt_payload(payload), display(peer));
                         if x < 1.0 {
-                            behind.push(format!(
-                                "{title}, {}: {} {x:.2}×",
-                                fmt_payload(payload),
-                                display(peer)
-                            ));
+                            behind.push(format!("{cell} {x:.2}×"));
                         }
-                        let _ = write!(md, " {} |", fmt_ratio(x));
+                        let mark = if lo < 1.0 && hi >= 1.0 {
+                            sides.push(format!("{cell} {lo:.2}–{hi:.2}×"));
+                            " ↕"
+                        } else {
+                            ""
+                        };
+                        let _ = write!(md, " {}{mark} |", fmt_ratio(x));
                     }
                     None => {
                         let _ = write!(md, " — |");
@@ -202,11 +277,27 @@ fn throughput_md(rates: &Rates, lags: &str) -> String {
             format!(" Behind in: {}.", behind.join("; "))
         }
     );
+    if n > 1 {
+        let _ = writeln!(
+            md,
+            "\nAhead in some of the {n} passes and behind in others (lowest–highest ratio): {}.",
+            if sides.is_empty() {
+                "none".to_string()
+            } else {
+                sides.join("; ")
+            }
+        );
+    }
 
     let _ = writeln!(
         md,
-        "\nRecords appended per second (each is delivered to every consumer: multiply by \
-         the consumer count for records delivered).\n"
+        "\nRecords appended per second ({}; each is delivered to every consumer: multiply \
+         by the consumer count for records delivered).\n",
+        if n > 1 {
+            format!("the median over {n} passes")
+        } else {
+            "one pass".to_string()
+        }
     );
     let _ = write!(md, "| scenario | payload |");
     for (_, d) in SYSTEMS {
@@ -255,7 +346,7 @@ fn throughput_md(rates: &Rates, lags: &str) -> String {
     if checked > 0 {
         let _ = writeln!(
             md,
-            "\nRecords lost (tokio `Lagged`, counted by the consumers) in {checked} benchmarks: {}.",
+            "\nRecords lost (tokio `Lagged`, counted by the consumers) in {checked} benchmark runs: {}.",
             if lost.is_empty() {
                 "none".to_string()
             } else {
@@ -563,7 +654,7 @@ fn svg(rates: &Rates) -> String {
     }
     let _ = writeln!(
         s,
-        r##"<text x="{ml}" y="{}" fill="#555">Data: target/criterion (cargo bench --bench peers); see BENCHMARKS.md for the machine, the load and the method.</text>"##,
+        r##"<text x="{ml}" y="{}" fill="#555">Data: cargo bench --bench peers, run by benches/run.sh (the median over its passes); see BENCHMARKS.md for the machine, the load and the method.</text>"##,
         ly + 30.0
     );
     s.push_str("</svg>\n");
@@ -617,8 +708,13 @@ fn main() {
         }
     }
     let read = |name: &str| fs::read_to_string(results.join(name)).unwrap_or_default();
-    let rates = read_rates(&criterion);
-    eprintln!("{} throughput results", rates.len());
+    let passes = read_passes(&criterion, &results);
+    let rates = median_rates(&passes);
+    eprintln!(
+        "{} throughput results, {} pass(es)",
+        rates.len(),
+        passes.len()
+    );
 
     let mut doc = fs::read_to_string(&md_path).unwrap_or_else(|_| "# Benchmarks\n".to_string());
     let machine = read("machine.txt");
@@ -630,7 +726,7 @@ fn main() {
     doc = splice(
         &doc,
         "throughput",
-        &throughput_md(&rates, &read("peers_lag.tsv")),
+        &throughput_md(&passes, &read("peers_lag.tsv")),
     );
     doc = splice(&doc, "latency", &latency_md(&read("latency.tsv")));
     doc = splice(&doc, "slow", &slow_md(&read("slow_consumer.tsv")));
