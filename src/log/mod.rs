@@ -613,7 +613,6 @@ impl Shared {
         if deadline == Deadline::Now {
             return Err(AppendError::Full);
         }
-        let key = self.space.prepare();
         let progress = || {
             self.tail_segment() != tail
                 // Relaxed: hints; the waker bumps the epoch after changing them.
@@ -623,10 +622,29 @@ impl Shared {
                 || self.is_closing()
                 || interrupt.is_some_and(|i| i.is_raised())
         };
-        if !progress() {
-            self.space.wait(key, self.park_deadline(deadline));
+        // Room usually comes back soon (a reader leaves the oldest segment):
+        // re-check, yielding the CPU in between, as readers do before they
+        // park (`SPIN_ROUNDS`), and park only if it does not. A park costs
+        // the waiter a `membarrier` (`prepare`) and the next notifier a
+        // futex wake. Measured in alternating runs of the peers bench
+        // (medians of 8 rounds): 1 -> 4 at 8 B and 64 B +18% and +27%,
+        // 4 -> 4 +15% to +26% at every payload; 1 -> 2 at 8 B +41% (5
+        // rounds); 1 -> 1, and 1 KiB with one producer, unchanged.
+        let mut round = 0u32;
+        loop {
+            if progress() || deadline.expired() {
+                break;
+            }
+            if !crate::wait::backoff(round) {
+                let key = self.space.prepare();
+                if !progress() {
+                    self.space.wait(key, self.park_deadline(deadline));
+                }
+                self.space.finish();
+                break;
+            }
+            round += 1;
         }
-        self.space.finish();
         if interrupt.is_some_and(|i| i.take()) {
             return Err(AppendError::Interrupted);
         }
