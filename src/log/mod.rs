@@ -628,8 +628,9 @@ impl Shared {
         // the waiter a `membarrier` (`prepare`) and the next notifier a
         // futex wake. Measured in alternating runs of the peers bench
         // (medians of 8 rounds): 1 -> 4 at 8 B and 64 B +18% and +27%,
-        // 4 -> 4 +15% to +26% at every payload; 1 -> 2 at 8 B +41% (5
-        // rounds); 1 -> 1, and 1 KiB with one producer, unchanged.
+        // 4 -> 4 +15% to +26% at every payload; 1 -> 2 mixed (at 8 B +41%
+        // in one 5-round A/B, -11% in a later 6-round one, the rounds
+        // overlapping); 1 -> 1, and 1 KiB with one producer, unchanged.
         let mut round = 0u32;
         loop {
             if progress() || deadline.expired() {
