@@ -60,15 +60,26 @@ fn small_log(segments: usize, policy: OverflowPolicy) -> Log {
 
 /// Drains a cursor without blocking; returns (seq, producer, n) triples.
 fn drain(c: &mut fanlog::Cursor) -> Vec<(u64, u8, u8)> {
+    drain_with(c, 0)
+}
+
+/// As `drain`, with batch reads of up to `batch` records (0: single reads).
+fn drain_with(c: &mut fanlog::Cursor, batch: usize) -> Vec<(u64, u8, u8)> {
+    fn check(r: fanlog::Record<'_>) -> (u64, u8, u8) {
+        let d = r.data();
+        assert_eq!(d.len(), 100);
+        assert!(d[2..].iter().all(|&b| b == d[0]), "torn payload");
+        (r.seq(), d[0], d[1])
+    }
     let mut out = Vec::new();
     loop {
-        match c.try_next() {
-            Ok(r) => {
-                let d = r.data();
-                assert_eq!(d.len(), 100);
-                assert!(d[2..].iter().all(|&b| b == d[0]), "torn payload");
-                out.push((r.seq(), d[0], d[1]));
-            }
+        let got = if batch > 0 {
+            c.try_next_batch(batch).map(|b| out.extend(b.map(check)))
+        } else {
+            c.try_next().map(|r| out.push(check(r)))
+        };
+        match got {
+            Ok(()) => {}
             Err(RecvError::Empty) | Err(RecvError::Closed(_)) => return out,
             Err(e) => panic!("unexpected {e}"),
         }
@@ -104,7 +115,18 @@ fn reserve_commit_seal_link_two_producers() {
 /// before its commit (loom checks the payload cells), and sees them in order.
 #[test]
 fn read_vs_commit() {
-    loom::model(|| {
+    read_vs_commit_with(0);
+}
+
+/// batch read vs commit: the same through batch reads, whose loop checks
+/// each commit word itself.
+#[test]
+fn batch_read_vs_commit() {
+    read_vs_commit_with(4);
+}
+
+fn read_vs_commit_with(batch: usize) {
+    loom::model(move || {
         let log = small_log(4, OverflowPolicy::Block);
         let mut c = log.cursor(Start::Earliest).unwrap();
         let l2 = log.clone();
@@ -114,11 +136,11 @@ fn read_vs_commit() {
         });
         let mut seen = Vec::new();
         for _ in 0..3 {
-            seen.extend(drain(&mut c));
+            seen.extend(drain_with(&mut c, batch));
             thread::yield_now();
         }
         t.join().unwrap();
-        seen.extend(drain(&mut c));
+        seen.extend(drain_with(&mut c, batch));
         assert_eq!(seen, vec![(0, 1, 0), (1, 1, 1)]);
     });
 }

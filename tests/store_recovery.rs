@@ -104,11 +104,31 @@ type Records = Vec<(u64, Vec<u8>)>;
 /// Reads from `start` until `Empty`/`Closed`, or a corrupt record (returned
 /// as the second value: sequence and detail).
 fn read_from(log: &Log, start: Start) -> (Records, Option<(u64, String)>) {
+    read_with(log, start, 0)
+}
+
+/// As `read_from`, with batch reads of up to `max` records (the checked
+/// path of `Batch`).
+fn read_batches_from(log: &Log, start: Start, max: usize) -> (Records, Option<(u64, String)>) {
+    read_with(log, start, max)
+}
+
+/// `batch` 0: single reads; otherwise batch reads of up to `batch` records.
+fn read_with(log: &Log, start: Start, batch: usize) -> (Records, Option<(u64, String)>) {
     let mut c = log.cursor(start).unwrap();
     let mut v = Vec::new();
     loop {
-        match c.try_next() {
-            Ok(r) => v.push((r.seq(), r.data().to_vec())),
+        let got = if batch > 0 {
+            c.try_next_batch(batch).map(|b| {
+                for r in b {
+                    v.push((r.seq(), r.data().to_vec()));
+                }
+            })
+        } else {
+            c.try_next().map(|r| v.push((r.seq(), r.data().to_vec())))
+        };
+        match got {
+            Ok(()) => {}
             Err(RecvError::Empty) | Err(RecvError::Closed(_)) => return (v, None),
             Err(RecvError::Corrupt { seq, detail }) => {
                 // Repeatedly, at the same record.
@@ -313,11 +333,17 @@ fn flipped_byte_in_a_middle_segment_before_the_checkpoint() {
         let log = Log::open(&dir, &opts()).unwrap();
         let r = log.recovery().unwrap();
         assert_eq!((r.next_seq, r.checkpoint_seq), (400, Some(400)));
-        let (got, bad) = read_from(&log, Start::Earliest);
-        assert_records(&got, 0, f.seq);
-        let (seq, detail) = bad.expect("corrupt record reported");
-        assert_eq!(seq, f.seq);
+        let singles = read_from(&log, Start::Earliest);
+        let (got, bad) = &singles;
+        assert_records(got, 0, f.seq);
+        let (seq, detail) = bad.as_ref().expect("corrupt record reported");
+        assert_eq!(*seq, f.seq);
         assert!(detail.starts_with(&expect_detail), "{detail}");
+        // Batch reads deliver the same records and stop at the same one,
+        // wherever it falls in a batch.
+        for max in [2, 3, 7, 64] {
+            assert_eq!(read_batches_from(&log, Start::Earliest, max), singles);
+        }
         // Starting past it stops there too.
         let (got, bad) = read_from(&log, Start::At(f.seq + 1));
         assert!(got.is_empty());

@@ -1973,6 +1973,59 @@ mod tests {
     }
 
     #[test]
+    fn cursor_stats_count_what_batches_and_single_reads_return() {
+        let log = heap_log(512, 4, OverflowPolicy::Block);
+        let mut c = log.cursor(Start::Earliest).unwrap();
+        assert_eq!(c.stats().last_read_ns, 0);
+        // 30 records of 0..29 bytes, across several segments.
+        for i in 0..30u8 {
+            log.append(&vec![i; i as usize]).unwrap();
+        }
+        let (mut n, mut bytes) = (0u64, 0u64);
+        // A batch dropped after two records leaves the rest unread and
+        // counts only the two.
+        {
+            let mut b = c.try_next_batch(100).unwrap();
+            for _ in 0..2 {
+                let r = b.next().unwrap();
+                assert_eq!(r.seq(), n);
+                bytes += r.data().len() as u64;
+                n += 1;
+            }
+        }
+        let st = c.stats();
+        assert_eq!((st.records_read, st.bytes_read, st.position), (2, bytes, 2));
+        assert_eq!(st.lag, 28);
+        if !cfg!(miri) {
+            assert!(st.last_read_ns > 0);
+        }
+        // Single reads and whole batches, interleaved.
+        while n < 30 {
+            if n % 3 == 0 {
+                let r = c.try_next().unwrap();
+                assert_eq!(r.seq(), n);
+                bytes += r.data().len() as u64;
+                n += 1;
+            } else {
+                for r in c.try_next_batch(4).unwrap() {
+                    assert_eq!(r.seq(), n);
+                    assert_eq!(r.data(), &vec![n as u8; n as usize][..]);
+                    bytes += r.data().len() as u64;
+                    n += 1;
+                }
+            }
+            let st = c.stats();
+            assert_eq!((st.records_read, st.bytes_read), (n, bytes));
+            assert_eq!((st.position, st.lag), (n, 30 - n));
+        }
+        assert_eq!(bytes, (0..30).sum::<u64>());
+        // An empty batch (max 0) and a failed read count nothing.
+        assert_eq!(c.try_next_batch(0).unwrap().count(), 0);
+        assert_eq!(c.try_next_batch(5).unwrap_err(), RecvError::Empty);
+        assert_eq!(c.stats().records_read, 30);
+    }
+
+    #[test]
     fn reject_and_block_without_waiting() {
         for policy in [OverflowPolicy::Reject, OverflowPolicy::Block] {
             let log = heap_log(256, 2, policy);
