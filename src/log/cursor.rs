@@ -217,30 +217,10 @@ impl<'a> Iterator for Batch<'a> {
         if seg.data.commit_word(off).load(Ordering::Acquire) != commit_value(c.seq) {
             return None;
         }
-        seg.data.track_read(off);
-        let p = seg.data.at(off);
-        // SAFETY: the frame is committed (Acquire above), so its header and
-        // payload were fully written before and are never written again in
-        // this life of the segment, which the cursor's lease keeps alive
-        // for 'a (see `seg`). `p` is 8-aligned; the length was validated
-        // at append time to fit in the segment.
-        let rec = unsafe {
-            let len = (p.add(LEN_AT) as *const u32).read() as usize;
-            let kind = (p.add(KIND_AT) as *const u32).read();
-            let time = if hdr > TIME_AT {
-                (p.add(TIME_AT) as *const u64).read()
-            } else {
-                0 // compact header: no timestamp
-            };
-            debug_assert!(off + hdr + len <= seg.size());
-            Record {
-                seq: c.seq,
-                kind,
-                time,
-                data: std::slice::from_raw_parts(p.add(hdr), len),
-            }
-        };
-        c.off = off + frame_len_h(hdr, rec.data.len());
+        // SAFETY: committed (Acquire above), in an unchecked segment that
+        // the cursor's lease keeps alive for 'a (see `seg`).
+        let (rec, flen) = unsafe { committed_frame(seg, hdr, off, c.seq) };
+        c.off = off + flen;
         c.idx += 1;
         c.seq += 1;
         self.left -= 1;
@@ -248,6 +228,50 @@ impl<'a> Iterator for Batch<'a> {
         c.stats.records_read += 1;
         c.stats.bytes_read += rec.data.len() as u64;
         Some(rec)
+    }
+}
+
+/// The record in the committed frame at `off` of `seg` and the frame's
+/// length: what single and batch reads return once they have seen the
+/// frame's commit word.
+///
+/// # Safety
+/// The commit word at `off` equals `commit_value(seq)`, loaded with
+/// Acquire; if the segment's reads are checked, the frame passed the check;
+/// and `seg` stays alive and in this life for `'s`.
+#[inline(always)]
+unsafe fn committed_frame<'s>(
+    seg: &'s Segment,
+    hdr: usize,
+    off: usize,
+    seq: u64,
+) -> (Record<'s>, usize) {
+    seg.data.track_read(off);
+    let p = seg.data.at(off);
+    // SAFETY: by the caller's contract the header and payload were fully
+    // written before the commit and are never written again in this life of
+    // the segment, which lives for 's. `p` is 8-aligned; the length was
+    // validated at append time to fit (and by the CRC check for segments
+    // read from disk), so `len` bytes of payload follow the header.
+    unsafe {
+        let len = (p.add(LEN_AT) as *const u32).read() as usize;
+        let kind = (p.add(KIND_AT) as *const u32).read();
+        let time = if hdr > TIME_AT {
+            (p.add(TIME_AT) as *const u64).read()
+        } else {
+            0 // compact header: no timestamp
+        };
+        debug_assert!(off + hdr + len <= seg.size());
+        let data = std::slice::from_raw_parts(p.add(hdr), len);
+        (
+            Record {
+                seq,
+                kind,
+                time,
+                data,
+            },
+            frame_len_h(hdr, len),
+        )
     }
 }
 
@@ -368,36 +392,10 @@ impl Cursor {
         if seg.verify() && self.check_frame(seg).is_err() {
             return None;
         }
-        seg.data.track_read(self.off);
-        let p = seg.data.at(self.off);
-        // SAFETY: the frame is committed (Acquire above), so its header and
-        // payload were fully written before and are never written again in
-        // this life of the segment, which our lease keeps alive. `p` is
-        // 8-aligned; the length was validated at append time to fit (and
-        // by the CRC check for segments read from disk).
-        let (len, kind, time) = unsafe {
-            (
-                (p.add(LEN_AT) as *const u32).read() as usize,
-                (p.add(KIND_AT) as *const u32).read(),
-                if hdr > TIME_AT {
-                    (p.add(TIME_AT) as *const u64).read()
-                } else {
-                    0 // compact header: no timestamp
-                },
-            )
-        };
-        debug_assert!(self.off + hdr + len <= size);
-        // SAFETY: as above; `len` bytes of payload follow the header.
-        let data = unsafe { std::slice::from_raw_parts(p.add(hdr), len) };
-        Some((
-            Record {
-                seq: self.seq,
-                kind,
-                time,
-                data,
-            },
-            frame_len_h(hdr, len),
-        ))
+        // SAFETY: committed (Acquire above), checked if the segment's reads
+        // are, and in the segment our lease keeps alive while `self` is
+        // borrowed.
+        Some(unsafe { committed_frame(seg, hdr, self.off, self.seq) })
     }
 
     /// Durable segments: checks the frame at the position (commit marker,
