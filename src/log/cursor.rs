@@ -220,13 +220,9 @@ impl<'a> Iterator for Batch<'a> {
         // SAFETY: committed (Acquire above), in an unchecked segment that
         // the cursor's lease keeps alive for 'a (see `seg`).
         let (rec, flen) = unsafe { committed_frame(seg, hdr, off, c.seq) };
-        c.off = off + flen;
-        c.idx += 1;
-        c.seq += 1;
-        self.left -= 1;
         // The clock (`last_read_ns`) was read when the batch was made.
-        c.stats.records_read += 1;
-        c.stats.bytes_read += rec.data.len() as u64;
+        c.advance(flen, rec.data.len());
+        self.left -= 1;
         Some(rec)
     }
 }
@@ -356,15 +352,23 @@ impl Cursor {
         // lease keeps alive and the caller's `&mut self` borrow (the
         // returned lifetime) prevents the cursor from leaving the segment.
         let rec: Record<'a> = unsafe { std::mem::transmute::<Record<'_>, Record<'a>>(rec) };
-        self.off += flen;
-        self.idx += 1;
-        self.seq += 1;
-        self.stats.records_read += 1;
-        self.stats.bytes_read += rec.data.len() as u64;
+        self.advance(flen, rec.data.len());
         if self.stats.records_read & 63 == 0 {
             self.stats.last_read_ns = coarse_now();
         }
         Some(rec)
+    }
+
+    /// Moves past the record just returned (a frame of `flen` bytes with
+    /// `len` bytes of payload) and counts it; single and batch reads share
+    /// it.
+    #[inline(always)]
+    fn advance(&mut self, flen: usize, len: usize) {
+        self.off += flen;
+        self.idx += 1;
+        self.seq += 1;
+        self.stats.records_read += 1;
+        self.stats.bytes_read += len as u64;
     }
 
     /// The committed record at the position, if any, and its frame length,
