@@ -1425,18 +1425,80 @@ mod tests {
     use super::*;
     use crate::{Memory, RecvError, Start};
 
+    /// A heap-backed log of 4 KiB segments with the given timestamps.
+    fn heap_log_4k(ts: crate::Timestamps) -> Log {
+        Log::builder()
+            .segment_size(4096)
+            .memory(Memory::Heap)
+            .timestamps(ts)
+            .build()
+            .unwrap()
+    }
+
+    /// Every append path stamps its records with the configured clock: the
+    /// bias owner's inlined path (one thread), the shared path after a
+    /// second thread revoked the bias, and batches. Without timestamps the
+    /// stamp is 0 with the full header too (segments too large for the
+    /// compact one).
+    #[test]
+    fn every_append_path_stamps_records_by_the_clock() {
+        use crate::Timestamps;
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        };
+        // The coarse clock trails the precise one by up to a tick.
+        const SLACK: u64 = 50_000_000;
+        for ts in [Timestamps::Coarse, Timestamps::Precise] {
+            let log = heap_log_4k(ts);
+            assert_eq!(log.shared.hdr, frame::HEADER);
+            let mut c = log.cursor(Start::Earliest).unwrap();
+            let before = now();
+            log.append(&[1; 8]).unwrap(); // the owner's path
+            std::thread::scope(|s| {
+                s.spawn(|| log.append(&[2; 8]).unwrap()); // revokes the bias
+            });
+            log.append(&[3; 8]).unwrap(); // the shared path
+            log.producer().append_batch(0, &[[4u8; 8], [5; 8]]).unwrap();
+            let after = now();
+            for i in 1..=5u8 {
+                let r = c.try_next().unwrap();
+                assert_eq!(r.data(), &[i; 8]);
+                let t = r.timestamp_ns();
+                assert!(
+                    t + SLACK >= before && t <= after + SLACK,
+                    "{ts:?}, record {i}: stamp {t} not in [{before}, {after}]"
+                );
+            }
+        }
+        // The full header without timestamps: a 128 MiB map, not under Miri.
+        if cfg!(not(miri)) {
+            let log = Log::builder()
+                .segment_size(segment::MAX_SEGMENT_SIZE)
+                .max_bytes(2 * segment::MAX_SEGMENT_SIZE)
+                .timestamps(Timestamps::Off)
+                .build()
+                .unwrap();
+            assert_eq!(log.shared.hdr, frame::HEADER);
+            let mut c = log.cursor(Start::Earliest).unwrap();
+            log.append(&[1; 8]).unwrap();
+            log.producer().append_batch(0, &[[2u8; 8]]).unwrap();
+            for i in 1..=2u8 {
+                let r = c.try_next().unwrap();
+                assert_eq!((r.data(), r.timestamp_ns()), (&[i; 8][..], 0));
+            }
+        }
+    }
+
     /// Without timestamps, in-memory frames have the 16-byte header: every
     /// payload length reads back intact (short ones too, where a timestamp
     /// store would land past the payload) with timestamp 0, and an 8-byte
     /// record takes 24 bytes.
     #[test]
     fn compact_header_without_timestamps() {
-        let log = Log::builder()
-            .segment_size(4096)
-            .memory(Memory::Heap)
-            .timestamps(crate::Timestamps::Off)
-            .build()
-            .unwrap();
+        let log = heap_log_4k(crate::Timestamps::Off);
         assert_eq!(log.shared.hdr, frame::COMPACT_HEADER);
         let mut c = log.cursor(Start::Earliest).unwrap();
         for len in 0..40u8 {
@@ -1475,12 +1537,7 @@ mod tests {
     #[test]
     fn payload_lengths_round_trip_through_the_inline_copies() {
         for ts in [crate::Timestamps::Off, crate::Timestamps::Coarse] {
-            let log = Log::builder()
-                .segment_size(4096)
-                .memory(Memory::Heap)
-                .timestamps(ts)
-                .build()
-                .unwrap();
+            let log = heap_log_4k(ts);
             let p = log.producer();
             let mut c = log.cursor(Start::Earliest).unwrap();
             let payload =
