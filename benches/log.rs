@@ -10,8 +10,9 @@
 //! `Producer::append`) and lasts until every cursor has read all of them
 //! with `Cursor::next_batch(BATCH)`, checked the sequence order and touched
 //! every payload byte (a wrapping sum of its 8-byte words). The clock runs
-//! from the moment every thread is released by a barrier until the last
-//! cursor has read the last record.
+//! from the moment the first thread leaves the barrier that releases them
+//! all until the last cursor has read the last record (each thread reads
+//! the clock itself: see `common::Span`).
 //!
 //! **Units.** The throughput is `Throughput::Elements(RECORDS)`, so
 //! criterion's `elem/s` is *records appended per second*. Every cursor reads
@@ -72,13 +73,14 @@ fn produce(producer: &Producer, payload: usize, records: u64) {
 }
 
 /// One iteration: `producers` threads append `records` in all, `cursors`
-/// threads read all of them. Returns the wall time from the common start
-/// until the last cursor is done.
+/// threads read all of them. Returns the wall time from the first thread's
+/// release until the last cursor is done (each thread reads the clock
+/// itself: see `common::Span`).
 fn run_once(log: &Log, producers: usize, cursors: usize, payload: usize, records: u64) -> Duration {
     let readers: Vec<Cursor> = (0..cursors)
         .map(|_| log.cursor(Start::Latest).expect("cursor"))
         .collect();
-    let go = Barrier::new(producers + cursors + 1);
+    let go = Barrier::new(producers + cursors);
     thread::scope(|s| {
         let go = &go;
         let consumers: Vec<_> = readers
@@ -86,24 +88,34 @@ fn run_once(log: &Log, producers: usize, cursors: usize, payload: usize, records
             .map(|mut cursor| {
                 s.spawn(move || {
                     go.wait();
-                    black_box(common::consume(&mut cursor, records, BATCH))
+                    let start = Instant::now();
+                    black_box(common::consume(&mut cursor, records, BATCH));
+                    (start, Instant::now())
                 })
             })
             .collect();
-        for p in 0..producers as u64 {
-            let producer = log.producer();
-            let quota = records / producers as u64 + u64::from(p < records % producers as u64);
-            s.spawn(move || {
-                go.wait();
-                produce(&producer, payload, quota);
-            });
-        }
-        go.wait();
-        let start = Instant::now();
+        let writers: Vec<_> = (0..producers as u64)
+            .map(|p| {
+                let producer = log.producer();
+                let quota = records / producers as u64 + u64::from(p < records % producers as u64);
+                s.spawn(move || {
+                    go.wait();
+                    let start = Instant::now();
+                    produce(&producer, payload, quota);
+                    start
+                })
+            })
+            .collect();
+        let mut span = common::Span::default();
         for c in consumers {
-            c.join().expect("consumer panicked");
+            let (start, end) = c.join().expect("consumer panicked");
+            span.start(start);
+            span.end(end);
         }
-        start.elapsed()
+        for w in writers {
+            span.start(w.join().expect("producer panicked"));
+        }
+        span.elapsed()
     })
 }
 

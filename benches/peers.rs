@@ -61,8 +61,10 @@
 //! # Units
 //!
 //! One iteration appends `records` records (2^17, or 2^15 at 1 KiB), split
-//! evenly between the producers; the clock runs from the moment every thread
-//! is released by a barrier until the last consumer has read the last record.
+//! evenly between the producers; the clock runs from the moment the first
+//! thread leaves the barrier that releases them all until the last consumer
+//! has read the last record (each thread reads the clock itself: see
+//! `run_iteration`).
 //! `Throughput::Elements(records)`: criterion's `elem/s` is **records
 //! appended per second**; with `C` consumers `C` times as many are delivered.
 //!
@@ -250,8 +252,9 @@ fn pin_if_spinning(k: usize) {
 
 /// One iteration: each element of `prods` runs `produce(handle, pid, quota)`
 /// on its own thread, each element of `cons` runs `consume(handle, records)`
-/// on its own thread. Returns the time from the common start until every
-/// consumer is done, and the records the consumers reported lost.
+/// on its own thread. Returns the time from the first thread's release
+/// until the last consumer is done (each thread reads the clock itself: see
+/// `common::Span`), and the records the consumers reported lost.
 fn run_iteration<P, C>(
     prods: Vec<P>,
     cons: Vec<C>,
@@ -264,7 +267,7 @@ where
     C: Send,
 {
     let producers = prods.len();
-    let go = Barrier::new(producers + cons.len() + 1);
+    let go = Barrier::new(producers + cons.len());
     thread::scope(|s| {
         let (go, produce, consume) = (&go, &produce, &consume);
         let readers: Vec<_> = cons
@@ -274,10 +277,12 @@ where
                 s.spawn(move || {
                     pin_if_spinning(producers + k);
                     go.wait();
+                    let start = Instant::now();
                     let check = consume(c, records);
+                    let end = Instant::now();
                     assert_eq!(check.done(), records, "consumer ended early");
                     black_box(check.acc);
-                    check.lost
+                    (start, end, check.lost)
                 })
             })
             .collect();
@@ -288,21 +293,24 @@ where
                 s.spawn(move || {
                     pin_if_spinning(pid);
                     go.wait();
+                    let start = Instant::now();
                     produce(p, pid, quota(records, producers, pid));
+                    start
                 })
             })
             .collect();
-        go.wait();
-        let start = Instant::now();
         let mut lost = 0;
+        let mut span = common::Span::default();
         for r in readers {
-            lost += r.join().expect("consumer panicked");
+            let (start, end, l) = r.join().expect("consumer panicked");
+            lost += l;
+            span.start(start);
+            span.end(end);
         }
-        let elapsed = start.elapsed();
         for w in writers {
-            w.join().expect("producer panicked");
+            span.start(w.join().expect("producer panicked"));
         }
-        (elapsed, lost)
+        (span.elapsed(), lost)
     })
 }
 
