@@ -127,6 +127,7 @@ pub(crate) const SPIN_ROUNDS: u32 = 0;
 /// Brief waiting before parking: yields; returns `false` when the caller
 /// should park.
 #[inline]
+#[allow(clippy::absurd_extreme_comparisons)] // `SPIN_ROUNDS` is 0 under loom: park at once
 pub(crate) fn backoff(round: u32) -> bool {
     if round < SPIN_ROUNDS {
         crate::sync::yield_now();
