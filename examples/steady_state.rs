@@ -46,6 +46,9 @@ struct Run {
     spin: bool,
 }
 
+/// One system's run of one payload size.
+type Runner = fn(Run);
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let consumers: usize = args.next().map_or(4, |s| parse(&s, "consumers"));
@@ -75,6 +78,12 @@ fn main() {
         records,
         spin,
     };
+    let (fanlog, disruptor): (Runner, Runner) = match payload {
+        8 => (run_fanlog::<8>, run_disruptor::<8>),
+        64 => (run_fanlog::<64>, run_disruptor::<64>),
+        1024 => (run_fanlog::<1024>, run_disruptor::<1024>),
+        _ => usage("the payload is 8, 64 or 1024 bytes"),
+    };
     println!(
         "1 -> {consumers}, {payload} B, {records} records, {} waits",
         if spin {
@@ -85,20 +94,10 @@ fn main() {
     );
     for _ in 0..rounds {
         if systems != "disruptor" {
-            report("fanlog", run, || match payload {
-                8 => run_fanlog::<8>(run),
-                64 => run_fanlog::<64>(run),
-                1024 => run_fanlog::<1024>(run),
-                _ => usage("the payload is 8, 64 or 1024 bytes"),
-            });
+            report("fanlog", run, || fanlog(run));
         }
         if systems != "fanlog" {
-            report("disruptor", run, || match payload {
-                8 => run_disruptor::<8>(run),
-                64 => run_disruptor::<64>(run),
-                1024 => run_disruptor::<1024>(run),
-                _ => usage("the payload is 8, 64 or 1024 bytes"),
-            });
+            report("disruptor", run, || disruptor(run));
         }
     }
 }
