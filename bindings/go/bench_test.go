@@ -1,55 +1,121 @@
 package fanlog_test
 
-// Benchmarks: one producer, N subscribers, 64-byte records, every
-// subscriber receives every record (no drops). fanlog's log and hub against what Go
-// programmers write by hand: a channel per subscriber, and a mutex + chunk
-// list + sync.Cond queue with a cursor per subscriber (the design of
-// /work/shared/context/000-broadcast-queue-race.md). ns/op is per record
-// appended; deliveries/s counts records received by all subscribers.
+// BenchmarkPeers: fanlog's log and hub against what Go programmers write
+// by hand to fan records out: a buffered channel per subscriber, and a
+// mutex + chunk list + sync.Cond queue with a cursor per subscriber (the
+// design of /work/shared/context/000-broadcast-queue-race.md), bounded
+// and, as in the write-up, unbounded. One
+// producer goroutine, 1, 2 or 4 subscribers, payloads of 8, 64 and 1024
+// bytes; every subscriber receives every record, checks that the
+// producer's counter (the first 8 bytes) goes up by one, and reads every
+// byte. Capacities are equal where the peer has one: fanlog's log holds
+// benchCap records (its byte budget is benchCap frames), the hub's
+// mailboxes and the channels benchCap records each, the bounded chunk
+// queue benchCap records; the unbounded one (a reference, as in the
+// write-up) never makes its producer wait. ns/op is per
+// record appended; records/s is records appended per second (each is
+// delivered to every subscriber). BENCHMARKS.md publishes the results
+// (benches/run.sh runs this with -count 3).
 //
-//	go test -bench . -benchtime=1s -run '^$'
+//	go test -run '^$' -bench '^BenchmarkPeers$' -benchtime 1s
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	fanlog "github.com/fanlog/fanlog/bindings/go"
 )
 
-const benchRecord = 64
+// benchCap is the records each system holds (the Rust peers bench's CAP).
+const benchCap = 4096
 
-var benchSubs = []int{1, 4}
+// benchBatch is how many records a subscriber takes per call.
+const benchBatch = 256
 
-func BenchmarkFanout(b *testing.B) {
+var (
+	benchSubs     = []int{1, 2, 4}
+	benchPayloads = []int{8, 64, 1024}
+)
+
+func BenchmarkPeers(b *testing.B) {
 	impls := []struct {
 		name string
-		run  func(b *testing.B, subs int)
+		run  func(b *testing.B, subs, size int)
 	}{
-		{"fanlog-Next", benchFanlogNext},
-		{"fanlog-NextBatch", benchFanlogBatch(false, false)},
-		{"fanlog-AppendBatch-NextBatch", benchFanlogBatch(true, false)},
-		{"fanlog-AppendBatch-NextBatchView", benchFanlogBatch(true, true)},
-		{"hub-Publish-NextBatch", benchHub(false)},
-		{"hub-PublishBatch-NextBatch", benchHub(true)},
-		{"chan-per-subscriber", benchChannels},
-		{"mutex-chunks-cond", benchMutexCond},
+		{"fanlog", benchFanlog(false)},
+		{"fanlog_batch64", benchFanlog(true)},
+		{"hub", benchHub},
+		{"chan", benchChannels},
+		{"mutex_cond", benchMutexCond(benchCap)},
+		{"mutex_cond_unbounded", benchMutexCond(0)},
 	}
 	for _, impl := range impls {
-		for _, subs := range benchSubs {
-			b.Run(fmt.Sprintf("%s/subs=%d", impl.name, subs), func(b *testing.B) {
-				start := time.Now()
-				impl.run(b, subs)
-				b.ReportMetric(float64(b.N)*float64(subs)/time.Since(start).Seconds(), "deliveries/s")
-			})
+		for _, size := range benchPayloads {
+			for _, subs := range benchSubs {
+				b.Run(fmt.Sprintf("%s/%dB/subs=%d", impl.name, size, subs), func(b *testing.B) {
+					impl.run(b, subs, size)
+					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+				})
+			}
 		}
 	}
 }
 
-func benchLog(b *testing.B, subs int) (*fanlog.Log, []*fanlog.Cursor) {
-	l, err := fanlog.NewLog(fanlog.Options{}) // 1 MiB segments, 64 MiB, Block
+// checker is one subscriber's check: the producer's counters arrive in
+// order, and every payload byte is read (summed as 8-byte words).
+type checker struct {
+	next uint64
+	sum  uint64
+	bad  bool
+}
+
+func (c *checker) record(data []byte) {
+	if binary.LittleEndian.Uint64(data) != c.next {
+		c.bad = true
+	}
+	c.next++
+	for len(data) >= 8 {
+		c.sum += binary.LittleEndian.Uint64(data)
+		data = data[8:]
+	}
+	for _, v := range data {
+		c.sum += uint64(v)
+	}
+}
+
+func (c *checker) report(b *testing.B, who string) {
+	if c.bad {
+		b.Errorf("%s: a record arrived out of order or was lost", who)
+	}
+}
+
+// benchFrame is the bytes a record of size bytes takes in a log without
+// timestamps (16-byte header, 8-byte aligned).
+func benchFrame(size int) int { return (16 + size + 7) &^ 7 }
+
+// benchLog is a log holding benchCap records of size bytes, in segments of
+// a quarter of the budget (rounded down to a power of two), without
+// timestamps: the Rust peers bench's configuration.
+func benchLog(b *testing.B, subs, size int) (*fanlog.Log, []*fanlog.Cursor) {
+	budget := benchCap * benchFrame(size)
+	seg := 256
+	for seg*2 <= budget/4 {
+		seg *= 2
+	}
+	return openBenchLog(b, subs, fanlog.Options{
+		SegmentSize: seg,
+		MaxBytes:    budget,
+		Timestamps:  fanlog.TimestampsOff,
+	})
+}
+
+// openBenchLog opens a log with opts and subs cursors from its start, closed
+// when the benchmark ends.
+func openBenchLog(b *testing.B, subs int, opts fanlog.Options) (*fanlog.Log, []*fanlog.Cursor) {
+	l, err := fanlog.NewLog(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -64,88 +130,68 @@ func benchLog(b *testing.B, subs int) (*fanlog.Log, []*fanlog.Cursor) {
 	return l, curs
 }
 
-// Next: a copy (one allocation) per record.
-func benchFanlogNext(b *testing.B, subs int) {
-	l, curs := benchLog(b, subs)
-	var wg sync.WaitGroup
-	for _, c := range curs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sum := 0
-			for i := 0; i < b.N; i++ {
-				r, err := c.Next(context.Background())
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				sum += int(r.Data[0])
-			}
-			_ = sum
-		}()
+// newBatch returns benchBatch records with room for size-byte payloads,
+// for NextBatch to copy into without allocating.
+func newBatch(size int) []fanlog.Record {
+	dst := make([]fanlog.Record, benchBatch)
+	for i := range dst {
+		dst[i].Data = make([]byte, 0, size)
 	}
-	payload := make([]byte, benchRecord)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		payload[0] = byte(i)
-		if _, err := l.Append(payload); err != nil {
-			b.Fatal(err)
-		}
-	}
-	wg.Wait()
+	return dst
 }
 
-// NextBatch into reused buffers (no allocation), or NextBatchView (no
-// copy); the producer appends one record per call, or batches of 64.
-func benchFanlogBatch(appendBatch, view bool) func(b *testing.B, subs int) {
-	return func(b *testing.B, subs int) {
-		l, curs := benchLog(b, subs)
+// startReader starts a subscriber goroutine that takes b.N records with
+// next (a NextBatch) and checks them.
+func startReader(b *testing.B, wg *sync.WaitGroup, who string, size int,
+	next func(context.Context, []fanlog.Record) (int, error)) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var chk checker
+		dst := newBatch(size)
+		for got := 0; got < b.N; {
+			n, err := next(context.Background(), dst)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			for _, r := range dst[:n] {
+				chk.record(r.Data)
+			}
+			got += n
+		}
+		chk.report(b, who)
+	}()
+}
+
+// fanlog's log: Append per record (or AppendBatch of 64), NextBatch into
+// reused buffers (a copy, no allocation).
+func benchFanlog(batch bool) func(b *testing.B, subs, size int) {
+	return func(b *testing.B, subs, size int) {
+		l, curs := benchLog(b, subs, size)
 		var wg sync.WaitGroup
 		for _, c := range curs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				dst := make([]fanlog.Record, 64)
-				for i := range dst {
-					dst[i].Data = make([]byte, 0, benchRecord)
-				}
-				sum := 0
-				for got := 0; got < b.N; {
-					var n int
-					var err error
-					if view {
-						n, err = c.NextBatchView(context.Background(), dst)
-					} else {
-						n, err = c.NextBatch(context.Background(), dst)
-					}
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					for _, r := range dst[:n] {
-						sum += int(r.Data[0])
-					}
-					got += n
-				}
-				_ = sum
-			}()
+			startReader(b, &wg, "fanlog subscriber", size, c.NextBatch)
 		}
 		b.ResetTimer()
-		if appendBatch {
-			batch := make([][]byte, 64)
-			for i := range batch {
-				batch[i] = make([]byte, benchRecord)
+		if batch {
+			recs := make([][]byte, 64)
+			for i := range recs {
+				recs[i] = make([]byte, size)
 			}
-			for i := 0; i < b.N; i += len(batch) {
-				n := min(len(batch), b.N-i)
-				if _, err := l.AppendBatch(batch[:n]); err != nil {
+			for i := 0; i < b.N; i += len(recs) {
+				n := min(len(recs), b.N-i)
+				for k, r := range recs[:n] {
+					binary.LittleEndian.PutUint64(r, uint64(i+k))
+				}
+				if _, err := l.AppendBatch(recs[:n]); err != nil {
 					b.Fatal(err)
 				}
 			}
 		} else {
-			payload := make([]byte, benchRecord)
+			payload := make([]byte, size)
 			for i := 0; i < b.N; i++ {
-				payload[0] = byte(i)
+				binary.LittleEndian.PutUint64(payload, uint64(i))
 				if _, err := l.Append(payload); err != nil {
 					b.Fatal(err)
 				}
@@ -155,89 +201,60 @@ func benchFanlogBatch(appendBatch, view bool) func(b *testing.B, subs int) {
 	}
 }
 
-// The hub: a lossless (HubBlock) mailbox of 1024 events per subscriber,
-// like the channels below; the payload is copied once and shared.
-func benchHub(batch bool) func(b *testing.B, subs int) {
-	return func(b *testing.B, subs int) {
-		h, err := fanlog.NewHub(fanlog.HubOptions{Capacity: 1024, Policy: fanlog.HubBlock})
+// The hub: lossless (HubBlock) mailboxes of benchCap events; the payload
+// is copied once and shared by the subscribers.
+func benchHub(b *testing.B, subs, size int) {
+	h, err := fanlog.NewHub(fanlog.HubOptions{
+		Capacity:   benchCap,
+		Policy:     fanlog.HubBlock,
+		Timestamps: fanlog.TimestampsOff,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close(nil)
+	var wg sync.WaitGroup
+	for i := 0; i < subs; i++ {
+		s, err := h.Subscribe(fanlog.SubscribeOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer h.Close(nil)
-		var wg sync.WaitGroup
-		for i := 0; i < subs; i++ {
-			s, err := h.Subscribe(fanlog.SubscribeOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				dst := make([]fanlog.Record, 64)
-				for i := range dst {
-					dst[i].Data = make([]byte, 0, benchRecord)
-				}
-				sum := 0
-				for got := 0; got < b.N; {
-					n, err := s.NextBatch(context.Background(), dst)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					for _, r := range dst[:n] {
-						sum += int(r.Data[0])
-					}
-					got += n
-				}
-				_ = sum
-			}()
-		}
-		b.ResetTimer()
-		if batch {
-			events := make([][]byte, 64)
-			for i := range events {
-				events[i] = make([]byte, benchRecord)
-			}
-			for i := 0; i < b.N; i += len(events) {
-				if _, err := h.PublishBatch(0, events[:min(len(events), b.N-i)]); err != nil {
-					b.Fatal(err)
-				}
-			}
-		} else {
-			payload := make([]byte, benchRecord)
-			for i := 0; i < b.N; i++ {
-				payload[0] = byte(i)
-				if _, err := h.Publish(0, payload); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-		wg.Wait()
+		defer s.Close()
+		startReader(b, &wg, "hub subscriber", size, s.NextBatch)
 	}
+	b.ResetTimer()
+	payload := make([]byte, size)
+	for i := 0; i < b.N; i++ {
+		binary.LittleEndian.PutUint64(payload, uint64(i))
+		if _, err := h.Publish(0, payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+	wg.Wait()
 }
 
-// A buffered channel per subscriber; the producer allocates each record
-// (it is shared by all subscribers, so it can't reuse a buffer).
-func benchChannels(b *testing.B, subs int) {
+// A buffered channel of benchCap records per subscriber; the producer
+// allocates each record (all subscribers share it, so it cannot reuse a
+// buffer).
+func benchChannels(b *testing.B, subs, size int) {
 	chans := make([]chan []byte, subs)
 	var wg sync.WaitGroup
 	for i := range chans {
-		chans[i] = make(chan []byte, 1024)
+		chans[i] = make(chan []byte, benchCap)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sum := 0
+			var chk checker
 			for r := range chans[i] {
-				sum += int(r[0])
+				chk.record(r)
 			}
-			_ = sum
+			chk.report(b, "channel subscriber")
 		}()
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		rec := make([]byte, benchRecord)
-		rec[0] = byte(i)
+		rec := make([]byte, size)
+		binary.LittleEndian.PutUint64(rec, uint64(i))
 		for _, ch := range chans {
 			ch <- rec
 		}
@@ -250,12 +267,19 @@ func benchChannels(b *testing.B, subs int) {
 
 // chunkQueue is the hand-written broadcast queue: a mutex around a list of
 // chunks, a (chunk, index) cursor per consumer, and a sync.Cond. Readers
-// take everything available in their chunk per lock.
+// take everything available in their chunk per lock. With limit > 0 it is
+// bounded the way a careful Go programmer would bound it: the producer
+// waits on a second Cond while the slowest cursor is limit records behind,
+// and readers signal it as they move on.
 type chunkQueue struct {
-	mu     sync.Mutex
-	cond   *sync.Cond
-	tail   *chunk
-	closed bool
+	mu      sync.Mutex
+	cond    *sync.Cond // readers wait here for records
+	space   *sync.Cond // the producer waits here for room
+	tail    *chunk
+	closed  bool
+	limit   int // records the queue may hold; 0: unbounded
+	count   int // records enqueued
+	cursors []*chunkCursor
 }
 
 type chunk struct {
@@ -265,20 +289,43 @@ type chunk struct {
 
 const chunkSize = 1024
 
-func newChunkQueue() *chunkQueue {
-	q := &chunkQueue{tail: &chunk{items: make([][]byte, 0, chunkSize)}}
+func newChunkQueue(limit int) *chunkQueue {
+	q := &chunkQueue{tail: &chunk{items: make([][]byte, 0, chunkSize)}, limit: limit}
 	q.cond = sync.NewCond(&q.mu)
+	q.space = sync.NewCond(&q.mu)
 	return q
+}
+
+// subscribe adds a cursor at the tail (before the producer starts).
+func (q *chunkQueue) subscribe() *chunkCursor {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	cc := &chunkCursor{q: q, c: q.tail, idx: len(q.tail.items), taken: q.count}
+	q.cursors = append(q.cursors, cc)
+	return cc
+}
+
+// slowest is the fewest records any cursor has taken (mu held).
+func (q *chunkQueue) slowest() int {
+	m := q.count
+	for _, cc := range q.cursors {
+		m = min(m, cc.taken)
+	}
+	return m
 }
 
 func (q *chunkQueue) enqueue(rec []byte) {
 	q.mu.Lock()
+	for q.limit > 0 && q.count-q.slowest() >= q.limit {
+		q.space.Wait()
+	}
 	if len(q.tail.items) == chunkSize {
 		c := &chunk{items: make([][]byte, 0, chunkSize)}
 		q.tail.next = c
 		q.tail = c
 	}
 	q.tail.items = append(q.tail.items, rec)
+	q.count++
 	q.mu.Unlock()
 	q.cond.Broadcast()
 }
@@ -291,9 +338,10 @@ func (q *chunkQueue) close() {
 }
 
 type chunkCursor struct {
-	q   *chunkQueue
-	c   *chunk
-	idx int
+	q     *chunkQueue
+	c     *chunk
+	idx   int
+	taken int // records taken
 }
 
 // read returns the records available (waiting for one), nil when closed.
@@ -308,6 +356,10 @@ func (cc *chunkCursor) read() [][]byte {
 		if cc.idx < len(cc.c.items) {
 			recs := cc.c.items[cc.idx:len(cc.c.items)]
 			cc.idx = len(cc.c.items)
+			cc.taken += len(recs)
+			if q.limit > 0 {
+				q.space.Signal() // the one producer
+			}
 			return recs
 		}
 		if q.closed {
@@ -317,40 +369,53 @@ func (cc *chunkCursor) read() [][]byte {
 	}
 }
 
-func benchMutexCond(b *testing.B, subs int) {
-	q := newChunkQueue()
-	var wg sync.WaitGroup
-	for i := 0; i < subs; i++ {
-		cc := &chunkCursor{q: q, c: q.tail}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sum := 0
-			for {
-				recs := cc.read()
-				if recs == nil {
-					break
+// benchMutexCond: the chunk queue bounded to benchCap records (limit),
+// or unbounded as in the write-up (limit 0); the producer allocates each
+// record, as for the channels.
+func benchMutexCond(limit int) func(b *testing.B, subs, size int) {
+	return func(b *testing.B, subs, size int) {
+		q := newChunkQueue(limit)
+		var wg sync.WaitGroup
+		for i := 0; i < subs; i++ {
+			cc := q.subscribe()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var chk checker
+				for {
+					recs := cc.read()
+					if recs == nil {
+						break
+					}
+					for _, r := range recs {
+						chk.record(r)
+					}
 				}
-				for _, r := range recs {
-					sum += int(r[0])
-				}
-			}
-			_ = sum
-		}()
+				chk.report(b, "chunk-queue subscriber")
+			}()
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			rec := make([]byte, size)
+			binary.LittleEndian.PutUint64(rec, uint64(i))
+			q.enqueue(rec)
+		}
+		q.close()
+		wg.Wait()
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		rec := make([]byte, benchRecord)
-		rec[0] = byte(i)
-		q.enqueue(rec)
-	}
-	q.close()
-	wg.Wait()
 }
 
-// Single-goroutine costs of the binding's calls.
+// Single-goroutine costs of the binding's calls, with 64-byte records in
+// a log of the default configuration (1 MiB segments, 64 MiB, Block).
+
+const benchRecord = 64
+
+func benchDefaultLog(b *testing.B, subs int) (*fanlog.Log, []*fanlog.Cursor) {
+	return openBenchLog(b, subs, fanlog.Options{})
+}
+
 func BenchmarkAppend(b *testing.B) {
-	l, _ := benchLog(b, 0)
+	l, _ := benchDefaultLog(b, 0)
 	payload := make([]byte, benchRecord)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
@@ -359,7 +424,7 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 func BenchmarkAppendBatch64(b *testing.B) {
-	l, _ := benchLog(b, 0)
+	l, _ := benchDefaultLog(b, 0)
 	batch := make([][]byte, 64)
 	for i := range batch {
 		batch[i] = make([]byte, benchRecord)
@@ -374,7 +439,7 @@ func BenchmarkAppendBatch64(b *testing.B) {
 // NextBatch64 times only the reads: records are appended in rounds of
 // 64 Ki with the timer stopped.
 func BenchmarkNextBatch64(b *testing.B) {
-	l, curs := benchLog(b, 1)
+	l, curs := benchDefaultLog(b, 1)
 	dst := make([]fanlog.Record, 64)
 	for i := range dst {
 		dst[i].Data = make([]byte, 0, benchRecord)
