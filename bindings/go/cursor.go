@@ -47,6 +47,14 @@ func (s cursorSource) readinessFd() (C.int, status) {
 	return fd, st
 }
 
+func (s cursorSource) pending() bool {
+	var st C.fanlog_cursor_stats
+	if C.fanlog_cursor_get_stats(s.ptr, &st) != statusOK {
+		return true // let the read report it
+	}
+	return st.lag > 0
+}
+
 func (s cursorSource) closeStatus() error {
 	return readCloseStatus(func(code *C.int32_t, buf *C.char, cap C.size_t, n *C.size_t) status {
 		return C.fanlog_cursor_close_status(s.ptr, code, buf, cap, n)

@@ -347,6 +347,14 @@ func (s subSource) readinessFd() (C.int, status) {
 	return fd, st
 }
 
+func (s subSource) pending() bool {
+	var st C.fanlog_subscription_stats
+	if C.fanlog_subscription_get_stats(s.ptr, &st) != statusOK {
+		return true // let the read report it
+	}
+	return st.depth > 0 || st.closed != 0
+}
+
 func (s subSource) closeStatus() error {
 	return readCloseStatus(func(code *C.int32_t, buf *C.char, cap C.size_t, n *C.size_t) status {
 		return C.fanlog_subscription_close_status(s.ptr, code, buf, cap, n)
