@@ -508,6 +508,7 @@ fn slow_md(tsv: &str) -> String {
 /// Go systems of `BenchmarkPeers` in display order: (name, display name).
 const GO_SYSTEMS: &[(&str, &str)] = &[
     ("fanlog", "fanlog"),
+    ("fanlog_view", "fanlog view"),
     ("fanlog_batch64", "fanlog batch64"),
     ("hub", "fanlog hub"),
     ("chan", "channel per subscriber"),

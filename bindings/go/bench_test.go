@@ -45,8 +45,9 @@ func BenchmarkPeers(b *testing.B) {
 		name string
 		run  func(b *testing.B, subs, size int)
 	}{
-		{"fanlog", benchFanlog(false)},
-		{"fanlog_batch64", benchFanlog(true)},
+		{"fanlog", benchFanlog(false, false)},
+		{"fanlog_view", benchFanlog(false, true)},
+		{"fanlog_batch64", benchFanlog(true, false)},
 		{"hub", benchHub},
 		{"chan", benchChannels},
 		{"mutex_cond", benchMutexCond(benchCap)},
@@ -165,13 +166,18 @@ func startReader(b *testing.B, wg *sync.WaitGroup, who string, size int,
 }
 
 // fanlog's log: Append per record (or AppendBatch of 64), NextBatch into
-// reused buffers (a copy, no allocation).
-func benchFanlog(batch bool) func(b *testing.B, subs, size int) {
+// reused buffers (a copy, no allocation), or NextBatchView (no copy: the
+// records point into the log until the subscriber's next call).
+func benchFanlog(batch, view bool) func(b *testing.B, subs, size int) {
 	return func(b *testing.B, subs, size int) {
 		l, curs := benchLog(b, subs, size)
 		var wg sync.WaitGroup
 		for _, c := range curs {
-			startReader(b, &wg, "fanlog subscriber", size, c.NextBatch)
+			next := c.NextBatch
+			if view {
+				next = c.NextBatchView
+			}
+			startReader(b, &wg, "fanlog subscriber", size, next)
 		}
 		b.ResetTimer()
 		if batch {
