@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every published benchmark result with one command:
 #
-#   bash benches/run.sh            # ~27 minutes on the 2-core machine
+#   bash benches/run.sh            # ~33 minutes on the 2-core machine (~6 in the Go step)
 #
 # 1. records the machine (nproc, CPU model, kernel, load before and after);
 # 2. runs `cargo bench --bench peers` (criterion, saved as baseline `peers`)
