@@ -57,11 +57,28 @@
 // when a record is committed, the log is closed, or the cursor is
 // interrupted). Cancelling ctx wakes it at once. A thousand goroutines
 // blocked in Next cost a thousand goroutines and a few threads. The same
-// holds for Subscription.Next and Snapshot.WaitNewer.
+// holds for Subscription.Next and Snapshot.WaitNewer. A reader that has
+// just caught up first asks a few times whether something arrived,
+// yielding its P in between, before it parks: getting ready to park costs
+// the reader a membarrier and the next appender a write to the eventfd.
 //
 // Appends that wait for room under Block do wait inside the library, on
 // their OS thread; AppendContext can be cancelled. So do publishes to a
 // full HubBlock mailbox, up to its block timeout (not cancellable).
+//
+// # Performance
+//
+// Every call crosses cgo (tens of nanoseconds each), so throughput comes
+// from batches: AppendBatch hands the library many records in one call,
+// and NextBatch (or NextBatchView) takes up to 64 per call. A goroutine
+// that is a log's only producer keeps the library's cheaper append path
+// only while it stays on one OS thread (runtime.LockOSThread). Between
+// goroutines of one process, with small records and one Append per
+// record, a carefully bounded mutex + sync.Cond queue is faster; the
+// repository's BENCHMARKS.md has the measurements. fanlog is for where its
+// guarantees matter: the close status, lag reports, the byte budget and
+// its policy, readiness fds, readers and writers in C, Rust and other
+// processes, durability.
 //
 // # Concurrency and lifetime
 //
