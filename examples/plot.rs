@@ -562,8 +562,8 @@ fn parse_go(text: &str) -> GoRates {
     rates
 }
 
-/// fanlog's `system` / `peer` for each run of one cell (the k-th run of
-/// each, as `go test -count` printed them).
+/// fanlog's `system` / `peer` for each measurement of one cell (the k-th
+/// of each, as `go test -count` printed them).
 fn go_ratios(rates: &GoRates, system: &str, peer: &str, payload: usize, subs: usize) -> Vec<f64> {
     let get = |s: &str| rates.get(&(s.to_string(), payload, subs));
     match (get(system), get(peer)) {
@@ -595,8 +595,9 @@ fn go_md(text: &str) -> String {
     for (system, counted) in [("fanlog", true), ("fanlog_batch64", false), ("hub", false)] {
         let _ = writeln!(
             md,
-            "Ratios **{} / peer** of records appended per second (the median over {runs} runs, each \
-             ratio taken within one run; > 1 means {} is ahead; **bold** where it is behind){}.\n",
+            "Ratios **{} / peer** of records appended per second (`go test -count {runs}` measures \
+             each cell {runs} times in a row; the median of the ratios of the k-th measurements; > 1 \
+             means {} is ahead; **bold** where it is behind){}.\n",
             peer_name(system),
             peer_name(system),
             if counted {
