@@ -198,11 +198,16 @@ fn fmt_ratio(x: f64) -> String {
 }
 
 fn display(system: &str) -> &str {
-    SYSTEMS
+    display_in(SYSTEMS, system)
+}
+
+/// The display name of `system` in a (name, display name) table, or the
+/// name itself.
+fn display_in<'a>(table: &[(&str, &'a str)], system: &'a str) -> &'a str {
+    table
         .iter()
         .find(|(s, _)| *s == system)
-        .map(|(_, d)| *d)
-        .unwrap_or(system)
+        .map_or(system, |(_, d)| *d)
 }
 
 /// The throughput section: ratio table, absolute table, verdict.
@@ -585,12 +590,7 @@ fn go_md(text: &str) -> String {
         let _ = writeln!(md, "```text\n{}\n```\n", header.join("\n"));
     }
     let runs = rates.values().map(Vec::len).max().unwrap_or(0);
-    fn peer_name(p: &str) -> &str {
-        GO_SYSTEMS
-            .iter()
-            .find(|(s, _)| *s == p)
-            .map_or(p, |(_, d)| *d)
-    }
+    let peer_name = |p| display_in(GO_SYSTEMS, p);
     let (mut ahead, mut total, mut behind) = (0, 0, Vec::new());
     for (system, counted) in [("fanlog", true), ("fanlog_batch64", false), ("hub", false)] {
         let _ = writeln!(
