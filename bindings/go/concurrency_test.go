@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	fanlog "github.com/fanlog/fanlog/bindings/go"
 )
@@ -179,6 +180,114 @@ func consume(ci int, c *fanlog.Cursor, producers int) consumed {
 		default:
 			res.err = err
 			return res
+		}
+	}
+}
+
+// Lost wake-ups: a reader that has caught up parks (on the log's or hub's
+// waker), and the producer appends the next record only after the reader
+// acknowledged the previous one, so nearly every round races the
+// reader's park against the append that should wake it. A lost wake-up
+// hangs a round; every round has a deadline. Three readers per object,
+// one reading with Next, one with NextBatch, one with a context (the
+// select path). Filtered hub subscriptions also see publishes of other
+// kinds go by without waking for good.
+func TestNoLostWakeups(t *testing.T) {
+	rounds := 20000
+	if raceEnabled || testing.Short() {
+		rounds = 2000
+	}
+	t.Run("log", func(t *testing.T) {
+		l := newLog(t, fanlog.Options{SegmentSize: 4096, MaxBytes: 4 * 4096})
+		var readers []func(context.Context) ([]byte, error)
+		for k := 0; k < 3; k++ {
+			c := subscribe(t, l, fanlog.FromEarliest)
+			dst := make([]fanlog.Record, 4)
+			var pending []fanlog.Record
+			readers = append(readers, func(ctx context.Context) ([]byte, error) {
+				switch k {
+				case 1:
+					if len(pending) == 0 {
+						n, err := c.NextBatch(ctx, dst)
+						if err != nil {
+							return nil, err
+						}
+						pending = dst[:n]
+					}
+					r := pending[0]
+					pending = pending[1:]
+					return r.Data, nil
+				default:
+					r, err := c.Next(ctx)
+					return r.Data, err
+				}
+			})
+		}
+		pingPong(t, rounds, readers, func(i uint64) error {
+			_, err := l.Append(binary.LittleEndian.AppendUint64(nil, i))
+			return err
+		})
+	})
+	t.Run("hub", func(t *testing.T) {
+		h := newHub(t, fanlog.HubOptions{Capacity: 16, Policy: fanlog.HubBlock})
+		var readers []func(context.Context) ([]byte, error)
+		for k := 0; k < 3; k++ {
+			s, err := h.Subscribe(fanlog.SubscribeOptions{}, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			readers = append(readers, func(ctx context.Context) ([]byte, error) {
+				r, err := s.Next(ctx)
+				return r.Data, err
+			})
+		}
+		pingPong(t, rounds, readers, func(i uint64) error {
+			if i%3 == 0 { // an event nobody subscribed to, first
+				if _, err := h.Publish(8, nil); err != nil {
+					return err
+				}
+			}
+			_, err := h.Publish(7, binary.LittleEndian.AppendUint64(nil, i))
+			return err
+		})
+	})
+}
+
+// pingPong runs rounds of: send(i), then every reader returns record i.
+// Reader 2 reads with a cancellable context.
+func pingPong(t *testing.T, rounds int, readers []func(context.Context) ([]byte, error), send func(uint64) error) {
+	t.Helper()
+	acks := make([]chan error, len(readers))
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	for k, read := range readers {
+		acks[k] = make(chan error, 1)
+		go func() {
+			rctx := bg
+			if k == 2 {
+				rctx = ctx
+			}
+			for i := uint64(0); i < uint64(rounds); i++ {
+				data, err := read(rctx)
+				if err == nil && (len(data) != 8 || binary.LittleEndian.Uint64(data) != i) {
+					err = fmt.Errorf("reader %d: record %d: got %x", k, i, data)
+				}
+				acks[k] <- err
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	for i := uint64(0); i < uint64(rounds); i++ {
+		if err := send(i); err != nil {
+			t.Fatal(err)
+		}
+		for k := range acks {
+			if err := within(t, 10*time.Second, fmt.Sprintf("reader %d to get record %d (a lost wake-up?)", k, i), acks[k]); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

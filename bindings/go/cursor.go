@@ -19,10 +19,12 @@ import (
 // anything). Close and Interrupt may be called from any goroutine at any
 // time. Create one cursor per consumer goroutine.
 //
-// Waiting for records does not occupy an OS thread: a blocked Next waits
-// in the Go runtime's network poller on the cursor's readiness file
-// descriptor, so thousands of blocked cursors cost thousands of
-// goroutines, not threads.
+// Waiting for records does not occupy an OS thread: a blocked Next parks
+// its goroutine in the Go scheduler until an append wakes it, as a
+// channel receive does (a cursor of a log opened ReadOnly, which another
+// process appends to, waits in the Go runtime's network poller on its
+// readiness file descriptor instead). Thousands of blocked cursors cost
+// thousands of goroutines, not threads.
 //
 // A named cursor of a durable log (Log.SubscribeNamed) also records what
 // its consumer has processed: Commit, CommitPosition, Committed and
@@ -63,8 +65,8 @@ func (s cursorSource) closeStatus() error {
 
 func (s cursorSource) release() { C.fanlog_cursor_free(s.ptr) }
 
-func newCursor(p *C.fanlog_cursor, fdMu *sync.Mutex) (*Cursor, error) {
-	r, err := newReader(cursorSource{p}, fdMu, errCursorClosed)
+func newCursor(p *C.fanlog_cursor, fdMu *sync.Mutex, wk *waker) (*Cursor, error) {
+	r, err := newReader(cursorSource{p}, fdMu, wk, errCursorClosed)
 	if err != nil {
 		return nil, err
 	}

@@ -488,7 +488,7 @@ func TestGarbageCollectedHandles(t *testing.T) {
 	}
 }
 
-// 1,000 goroutines blocked in Next wait in the netpoller, not on OS
+// 1,000 goroutines blocked in Next wait in the Go scheduler, not on OS
 // threads; one append wakes them all; cancelling returns them all.
 func TestThousandBlockedReaders(t *testing.T) {
 	l := newLog(t, fanlog.Options{})

@@ -52,15 +52,16 @@
 // # Waiting
 //
 // Next(ctx) waits without occupying an OS thread: when nothing is
-// available it parks the goroutine in the Go runtime's network poller on
-// the cursor's readiness file descriptor (an eventfd the library signals
-// when a record is committed, the log is closed, or the cursor is
-// interrupted). Cancelling ctx wakes it at once. A thousand goroutines
-// blocked in Next cost a thousand goroutines and a few threads. The same
-// holds for Subscription.Next and Snapshot.WaitNewer. A reader that has
-// just caught up first asks a few times whether something arrived,
-// yielding its P in between, before it parks: getting ready to park costs
-// the reader a membarrier and the next appender a write to the eventfd.
+// available it yields its P a few times, then parks the goroutine in the
+// Go scheduler; the next Append, AppendBatch or Close on the log (every
+// call of this package that makes something readable) wakes it, as a
+// sync.Cond would, with no system call on either side. Cancelling ctx,
+// Close and Interrupt wake it at once. A thousand goroutines blocked in
+// Next cost a thousand goroutines and a few threads. The same holds for
+// Subscription.Next. A cursor of a log opened ReadOnly (which another
+// process appends to) waits in the Go runtime's network poller on the
+// cursor's readiness file descriptor instead, an eventfd the library
+// signals; so does Snapshot.WaitNewer.
 //
 // Appends that wait for room under Block do wait inside the library, on
 // their OS thread; AppendContext can be cancelled. So do publishes to a

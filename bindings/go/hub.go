@@ -105,6 +105,9 @@ type hubHandle struct {
 	st  refState
 	// fdMu serializes readiness-fd setup among the hub's subscriptions.
 	fdMu *sync.Mutex
+	// wk wakes subscriptions parked in the Go scheduler after every
+	// publish and close.
+	wk *waker
 	// final is the close status, saved by Close before the handle goes.
 	final atomic.Pointer[errBox]
 }
@@ -128,7 +131,7 @@ func NewHub(opts HubOptions) (*Hub, error) {
 	if st := C.fanlog_hub_new(&o, &p); st != statusOK {
 		return nil, statusError(st)
 	}
-	h := &hubHandle{ptr: p, fdMu: new(sync.Mutex)}
+	h := &hubHandle{ptr: p, fdMu: new(sync.Mutex), wk: new(waker)}
 	h.st.free = func() { C.fanlog_hub_free(h.ptr) }
 	hub := &Hub{h: h}
 	hub.cleanup = addCleanup(hub, (*hubHandle).abandon, h)
@@ -143,6 +146,7 @@ func (h *hubHandle) abandon() {
 	msg := C.CString("fanlog: Hub was garbage-collected without Close")
 	C.fanlog_hub_close(h.ptr, C.int32_t(CodeAbandoned), msg)
 	C.free(unsafe.Pointer(msg))
+	h.wk.notify()
 	C.fanlog_hub_free(h.ptr)
 }
 
@@ -167,6 +171,7 @@ func (h *Hub) Publish(kind uint32, data []byte) (Delivery, error) {
 		return Delivery{}, errHubClosed
 	}
 	r := C.fanlog_go_hub_publish(hh.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)))
+	hh.wk.notify()
 	hh.st.release(shared)
 	runtime.KeepAlive(h)
 	if r.status != statusOK {
@@ -189,6 +194,7 @@ func (h *Hub) PublishBatch(kind uint32, events [][]byte) (Delivery, error) {
 		return Delivery{}, err
 	}
 	r := C.fanlog_go_hub_publish_batch(hh.ptr, C.uint32_t(kind), sc.slices, C.size_t(len(events)))
+	hh.wk.notify()
 	putBatchScratch(sc)
 	hh.st.release(shared)
 	runtime.KeepAlive(h)
@@ -232,7 +238,7 @@ func (h *Hub) Subscribe(opts SubscribeOptions, kinds ...uint32) (*Subscription, 
 	if st != statusOK {
 		return nil, statusError(st)
 	}
-	r, err := newReader(subSource{p}, hh.fdMu, errSubscriptionClosed)
+	r, err := newReader(subSource{p}, hh.fdMu, hh.wk, errSubscriptionClosed)
 	if err != nil {
 		return nil, err
 	}
@@ -259,6 +265,7 @@ func (h *Hub) Close(err error) error {
 		cmsg = C.CString(msg)
 	}
 	st := C.fanlog_hub_close(hh.ptr, C.int32_t(code), cmsg)
+	hh.wk.notify()
 	if cmsg != nil {
 		C.free(unsafe.Pointer(cmsg))
 	}
@@ -324,7 +331,7 @@ func (h *Hub) Stats() (HubStats, error) {
 
 // A Subscription receives the events of a hub that match its filter,
 // through its own bounded mailbox. Like a Cursor it is single-consumer
-// (concurrent receives fail with ErrBusy), waits in the Go netpoller
+// (concurrent receives fail with ErrBusy), waits in the Go scheduler
 // without occupying an OS thread, and may be closed or interrupted from
 // any goroutine. It keeps the hub's memory alive.
 type Subscription struct {

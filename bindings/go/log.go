@@ -106,6 +106,10 @@ type logHandle struct {
 
 	// fdMu serializes readiness-fd creation by this log's cursors.
 	fdMu *sync.Mutex
+	// wk wakes this log's cursors parked in the Go scheduler after every
+	// append and close (nil for a read-only log, appended to by another
+	// process: its cursors wait on their fds).
+	wk *waker
 
 	// final is the close status, saved by Close before the handle goes.
 	final atomic.Pointer[errBox]
@@ -161,12 +165,15 @@ func NewLog(opts Options) (*Log, error) {
 	default:
 		return nil, statusError(st)
 	}
-	return newLogValue(p, opts.Policy), nil
+	return newLogValue(p, opts.Policy, false), nil
 }
 
 // newLogValue wraps a new C log handle, with its GC cleanup.
-func newLogValue(p *C.fanlog_log, policy Policy) *Log {
+func newLogValue(p *C.fanlog_log, policy Policy, readOnly bool) *Log {
 	h := &logHandle{ptr: p, policy: policy, fdMu: new(sync.Mutex)}
+	if !readOnly {
+		h.wk = new(waker)
+	}
 	h.st.free = h.free
 	l := &Log{h: h}
 	l.cleanup = addCleanup(l, (*logHandle).abandon, h)
@@ -197,6 +204,7 @@ func (h *logHandle) abandon() {
 	msg := C.CString("fanlog: Log was garbage-collected without Close")
 	C.fanlog_log_close(h.ptr, C.int32_t(CodeAbandoned), msg)
 	C.free(unsafe.Pointer(msg))
+	h.wk.notify()
 	h.free()
 }
 
@@ -235,6 +243,7 @@ func (l *Log) append(kind uint32, data []byte, timeout C.uint64_t) (uint64, erro
 		return 0, errLogClosed
 	}
 	r := C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), timeout)
+	h.wk.notify()
 	h.st.release(shared)
 	runtime.KeepAlive(l)
 	if r.status != statusOK {
@@ -266,6 +275,7 @@ func (l *Log) AppendContext(ctx context.Context, kind uint32, data []byte) (uint
 		// covers that too.
 		r, err = h.appendWait(ctx, kind, data)
 	}
+	h.wk.notify()
 	h.st.release(shared)
 	runtime.KeepAlive(l)
 	switch {
@@ -435,6 +445,7 @@ func (l *Log) AppendBatchKind(kind uint32, records [][]byte) (first uint64, err 
 		return 0, err
 	}
 	res := C.fanlog_go_log_append_batch(h.ptr, C.uint32_t(kind), sc.slices, C.size_t(len(records)), waitForever)
+	h.wk.notify()
 	putBatchScratch(sc)
 	h.st.release(shared)
 	runtime.KeepAlive(l)
@@ -468,6 +479,7 @@ func (l *Log) Close(err error) error {
 		cmsg = C.CString(msg)
 	}
 	st := C.fanlog_log_close(h.ptr, C.int32_t(code), cmsg)
+	h.wk.notify()
 	if cmsg != nil {
 		C.free(unsafe.Pointer(cmsg))
 	}
@@ -624,5 +636,5 @@ func (l *Log) Subscribe(from Start) (*Cursor, error) {
 	if st != statusOK {
 		return nil, statusError(st)
 	}
-	return newCursor(p, h.fdMu)
+	return newCursor(p, h.fdMu, h.wk)
 }

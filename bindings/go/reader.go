@@ -71,7 +71,8 @@ type reader struct {
 	buf  *C.fanlog_go_cursor_buf
 	i, n int
 	// caughtUp: the last read returned less than a full buffer (or
-	// nothing), so the next one may find nothing: refill spins first.
+	// nothing), so the next one may find nothing: refill spins first
+	// (without a waker).
 	caughtUp bool
 	// spill holds Go-owned copies of records read but not yet returned.
 	spill []Record
@@ -84,6 +85,12 @@ type reader struct {
 	// fdMu serializes readiness-fd setup among the readers of one log or
 	// hub (shared with them): see openReadiness.
 	fdMu *sync.Mutex
+	// wk is the log's or hub's waker (nil for a read-only log's cursor):
+	// a reader that caught up parks on it (fillOrPark), and never sets up
+	// its readiness fd. Without one, it waits on the fd (wait).
+	wk *waker
+	// wake receives wakeAll's token, and poke's.
+	wake chan struct{}
 	// file is a duplicate of the readiness fd, registered with the Go
 	// netpoller; rc is its raw conn. Nil until the first wait.
 	file *os.File
@@ -109,13 +116,13 @@ type corruptionSource interface {
 	corruption() error
 }
 
-func newReader(src source, fdMu *sync.Mutex, closedErr error) (*reader, error) {
+func newReader(src source, fdMu *sync.Mutex, wk *waker, closedErr error) (*reader, error) {
 	buf := (*C.fanlog_go_cursor_buf)(C.calloc(1, C.sizeof_fanlog_go_cursor_buf))
 	if buf == nil {
 		src.release()
 		return nil, ErrOS
 	}
-	r := &reader{src: src, buf: buf, fdMu: fdMu, closedErr: closedErr}
+	r := &reader{src: src, buf: buf, fdMu: fdMu, wk: wk, wake: make(chan struct{}, 1), closedErr: closedErr}
 	r.st.free = r.free
 	return r, nil
 }
@@ -182,10 +189,18 @@ func (r *reader) interrupt() error {
 // reader clears the deadline before it checks the flags, so either it
 // sees the flag or its wait sees the deadline.
 //
+// A reader parked on the waker (fillOrPark) gets a token on r.wake
+// instead, sent after the flag was set; it checks the flags after
+// registering, so either it sees the flag or it receives the token.
+//
 // (The library's interrupt functions are not needed: a Go reader never
-// blocks inside the library, so waking its netpoller wait directly is
-// enough, and does not depend on how the library signals the fd.)
+// blocks inside the library, so waking its wait directly is enough, and
+// does not depend on how the library signals the fd.)
 func (r *reader) poke() {
+	select {
+	case r.wake <- struct{}{}: // a reader parked on the waker (parkGo)
+	default:
+	}
 	if f := r.wakeFile.Load(); f != nil {
 		f.SetReadDeadline(longAgo)
 	}
@@ -384,17 +399,26 @@ func (r *reader) refill(ctx context.Context, wait bool) error {
 	if r.term != nil {
 		return r.term
 	}
-	if wait && r.caughtUp {
-		r.spinPending()
-	}
 	r.i, r.n = 0, 0
-	st := r.fill()
-	r.caughtUp = st != statusOK || int(r.buf.count) < batchCap
+	st := statusEmpty
+	if r.wk == nil {
+		if wait && r.caughtUp {
+			r.spinPending()
+		}
+		st = r.fill()
+		r.caughtUp = st != statusOK || int(r.buf.count) < batchCap
+	} else {
+		st = r.fillOrPark(ctx, wait)
+	}
 	if st == statusEmpty {
 		switch {
 		case r.interrupted.Swap(false):
 			return ErrInterrupted
-		case wait:
+		case wait && r.wk != nil && r.st.closed():
+			return r.closedErr
+		case wait && r.wk != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case wait: // no waker (a read-only log's cursor)
 			var err error
 			if st, err = r.wait(ctx); err != nil {
 				return err
@@ -439,19 +463,20 @@ func (r *reader) fill() status {
 	}
 }
 
-// spinRounds is how many times a reader that caught up last time asks
-// whether there is something new, yielding its P in between, before it
-// reads (see spinPending).
+// spinRounds is how many times a reader that caught up yields its P,
+// asking in between whether there is something new, before it reads
+// (spinPending) or parks (yieldFor).
 const spinRounds = 16
 
-// spinPending waits a little, without arming the readiness fd, for
-// something to read. A read that finds nothing arms the fd, which costs
-// the reader a membarrier (its side of the asymmetric fence) and the next
-// appender a write to the eventfd, then the reader a park and a wake-up in
-// the netpoller: every time the reader catches up. With more goroutines
-// than Ps, the producer usually needs just the yields below to append
-// (BenchmarkPeers at 8 B with 4 subscribers on 2 Ps, the log, the log
-// with AppendBatch and the hub, 2 M records each: 52 k membarriers and
+// spinPending (for readers without a waker) waits a little, without
+// arming the readiness fd, for something to read. A read that finds
+// nothing arms the fd, which costs the reader a membarrier (its side of
+// the asymmetric fence) and the next appender a write to the eventfd,
+// then the reader a park and a wake-up in the netpoller: every time the
+// reader catches up. With more goroutines than Ps, the producer usually
+// needs just the yields below to append (BenchmarkPeers at 8 B with 4
+// subscribers on 2 Ps, the log, the log with AppendBatch and the hub, 2 M
+// records each, when every reader waited this way: 52 k membarriers and
 // 86 k eventfd writes without this, 11 k and 9 k with it).
 func (r *reader) spinPending() {
 	for k := 0; k < spinRounds && !r.interrupted.Load() && !r.st.closed(); k++ {
@@ -462,11 +487,65 @@ func (r *reader) spinPending() {
 	}
 }
 
+// fillOrPark reads what is available now; if that is nothing and wait is
+// set, it parks on the waker, in the Go scheduler, until an append (a
+// publish, a close) through this package may have made something readable,
+// and reads again. It returns statusEmpty if ctx is done or Close or
+// Interrupt pokes the reader first.
+//
+// A reader with a waker never asks for its readiness fd, so a read that
+// finds nothing arms nothing (no membarrier), and appends write to no
+// eventfd: see waker, also for the protocol.
+func (r *reader) fillOrPark(ctx context.Context, wait bool) status {
+	w := r.wk
+	for {
+		g := w.gen.Load()
+		st := r.fill()
+		if st != statusEmpty || !wait || r.interrupted.Load() || r.st.closed() || ctxErr(ctx) != nil {
+			return st
+		}
+		if r.yieldFor(g) {
+			continue
+		}
+		w.register(r.wake)
+		// gen and the flags again after registering: notify reads
+		// waiters after its gen.Add, and poke sends after setting a flag.
+		if w.gen.Load() == g && !r.interrupted.Load() && !r.st.closed() {
+			if done := ctx.Done(); done != nil {
+				select {
+				case <-r.wake:
+				case <-done:
+				}
+			} else {
+				<-r.wake
+			}
+		}
+		w.unregister(r.wake)
+	}
+}
+
+// yieldFor yields the P up to spinRounds times while the waker's gen is
+// still g, and reports whether it moved on. With more goroutines than Ps
+// the producer usually appends within a few yields, so the reader reads
+// again without parking, and the producer need not wake it.
+func (r *reader) yieldFor(g uint64) bool {
+	for k := 0; k < spinRounds; k++ {
+		runtime.Gosched()
+		if r.wk.gen.Load() != g {
+			return true
+		}
+		if r.interrupted.Load() || r.st.closed() {
+			return false
+		}
+	}
+	return false
+}
+
 // longAgo is a deadline in the past: setting it wakes a netpoller wait.
 var longAgo = time.Unix(1, 0)
 
-// wait blocks in the netpoller until the readiness fd says there is
-// something to return (then reads it without waiting), ctx is done, or
+// wait (for readers without a waker: a read-only log's cursors) blocks in
+// the netpoller until the readiness fd says there is something to return (then reads it without waiting), ctx is done, or
 // Close or Interrupt pokes it.
 //
 // The fd is level-triggered from the reader's point of view: a read with

@@ -169,11 +169,11 @@ func OpenLog(dir string, opts *OpenOptions) (*Log, error) {
 	if st != statusOK {
 		return nil, &OpenError{Dir: dir, Err: statusError(st), Detail: C.GoString((*C.char)(unsafe.Pointer(&msg[0])))}
 	}
-	policy := Block
+	policy, readOnly := Block, false
 	if opts != nil {
-		policy = opts.Policy
+		policy, readOnly = opts.Policy, opts.ReadOnly
 	}
-	return newLogValue(p, policy), nil
+	return newLogValue(p, policy, readOnly), nil
 }
 
 // Flush returns once every record appended before the call is on disk,
@@ -314,7 +314,7 @@ func (l *Log) SubscribeNamed(name string, from Start) (*Cursor, error) {
 		}
 		return nil, statusError(st)
 	}
-	c, err := newCursor(p, h.fdMu)
+	c, err := newCursor(p, h.fdMu, h.wk)
 	if err != nil {
 		return nil, err
 	}
