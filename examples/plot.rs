@@ -532,22 +532,7 @@ type GoRates = BTreeMap<(String, usize, usize), Vec<f64>>;
 /// `BenchmarkPeers/fanlog/64B/subs=4-2  1000000  338.7 ns/op  2952180 records/s`.
 fn parse_go(text: &str) -> GoRates {
     let mut rates = GoRates::new();
-    for line in text.lines() {
-        let mut fields = line.split_whitespace();
-        let Some(name) = fields
-            .next()
-            .and_then(|n| n.strip_prefix("BenchmarkPeers/"))
-        else {
-            continue;
-        };
-        let fields: Vec<&str> = fields.collect();
-        let Some(rate) = fields
-            .windows(2)
-            .find(|w| w[1] == "records/s")
-            .and_then(|w| w[0].parse::<f64>().ok())
-        else {
-            continue;
-        };
+    for (name, rate) in go_metric(text, "BenchmarkPeers/", "records/s") {
         let parts: Vec<&str> = name.split('/').collect();
         let [system, payload, subs] = parts[..] else {
             continue;
@@ -565,6 +550,35 @@ fn parse_go(text: &str) -> GoRates {
         }
     }
     rates
+}
+
+/// `BenchmarkPingPong`'s round trips in ns, by system (every measurement).
+fn parse_go_pingpong(text: &str) -> BTreeMap<String, Vec<f64>> {
+    let mut trips: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (name, ns) in go_metric(text, "BenchmarkPingPong/", "ns/op") {
+        let system = name.rsplit_once('-').map_or(name, |(s, _)| s);
+        trips.entry(system.to_string()).or_default().push(ns);
+    }
+    trips
+}
+
+/// The (sub-benchmark name, value) of each `go test -bench` result line
+/// whose name starts with `prefix`, for the metric named `unit`.
+fn go_metric<'a>(
+    text: &'a str,
+    prefix: &'a str,
+    unit: &'a str,
+) -> impl Iterator<Item = (&'a str, f64)> + 'a {
+    text.lines().filter_map(move |line| {
+        let mut fields = line.split_whitespace();
+        let name = fields.next()?.strip_prefix(prefix)?;
+        let fields: Vec<&str> = fields.collect();
+        let value = fields
+            .windows(2)
+            .find(|w| w[1] == unit)
+            .and_then(|w| w[0].parse::<f64>().ok())?;
+        Some((name, value))
+    })
 }
 
 /// fanlog's `system` / `peer` for each measurement of one cell (the k-th
@@ -674,6 +688,23 @@ fn go_md(text: &str) -> String {
                 }
             }
             let _ = writeln!(md, "{row}");
+        }
+    }
+    let trips = parse_go_pingpong(text);
+    if !trips.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nRound trips between two goroutines (`BenchmarkPingPong`: each side has caught up \
+             and parks before every message, so a round trip is two parks and two wake-ups; the \
+             median over the runs, lower is better).\n\n| system | round trip |\n|---|---:|"
+        );
+        for (system, ns) in &trips {
+            let name = match system.as_str() {
+                "fanlog" => "fanlog (a log each way, `Append` + `Next`)",
+                "chan" => "channels (one each way)",
+                other => other,
+            };
+            let _ = writeln!(md, "| {name} | {:.2} µs |", median(ns.clone()) / 1e3);
         }
     }
     md

@@ -472,3 +472,58 @@ func BenchmarkNextBatch64(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPingPong: wake-up latency between two goroutines. A appends a
+// record to one log (sends on one channel) and waits for B's reply on
+// another; B waits, then replies. Every round the waiting side has caught
+// up and parks, so a round trip is two parks and two wake-ups through each
+// system. ns/op is per round trip.
+func BenchmarkPingPong(b *testing.B) {
+	b.Run("fanlog", func(b *testing.B) {
+		opts := fanlog.Options{Timestamps: fanlog.TimestampsOff}
+		ping, pingCur := openBenchLog(b, 1, opts)
+		pong, pongCur := openBenchLog(b, 1, opts)
+		msg := make([]byte, 8)
+		done := make(chan error, 1)
+		go func() {
+			for i := 0; i < b.N; i++ {
+				if _, err := pingCur[0].Next(context.Background()); err != nil {
+					done <- err
+					return
+				}
+				if _, err := pong.Append(msg); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := ping.Append(msg); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := pongCur[0].Next(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	})
+	b.Run("chan", func(b *testing.B) {
+		ping, pong := make(chan []byte, benchCap), make(chan []byte, benchCap)
+		go func() {
+			for m := range ping {
+				pong <- m
+			}
+		}()
+		msg := make([]byte, 8)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			ping <- msg
+			<-pong
+		}
+		close(ping)
+	})
+}
