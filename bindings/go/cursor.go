@@ -65,8 +65,11 @@ func (s cursorSource) closeStatus() error {
 
 func (s cursorSource) release() { C.fanlog_cursor_free(s.ptr) }
 
-func newCursor(p *C.fanlog_cursor, fdMu *sync.Mutex, wk *waker) (*Cursor, error) {
+func newCursor(p *C.fanlog_cursor, fdMu *sync.Mutex, wk *waker, room *roomHint) (*Cursor, error) {
 	r, err := newReader(cursorSource{p}, fdMu, wk, errCursorClosed)
+	if err == nil {
+		r.room = room
+	}
 	if err != nil {
 		return nil, err
 	}

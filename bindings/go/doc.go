@@ -63,8 +63,10 @@
 // cursor's readiness file descriptor instead, an eventfd the library
 // signals; so does Snapshot.WaitNewer.
 //
-// Appends that wait for room under Block do wait inside the library, on
-// their OS thread; AppendContext can be cancelled. So do publishes to a
+// Appends that wait for room under Block first yield their P while the
+// log's cursors are reading (a cgo call that waits would keep the P from
+// them), then wait inside the library, on their OS thread; AppendContext
+// can be cancelled. So do publishes to a
 // full HubBlock mailbox, up to its block timeout (not cancellable).
 //
 // # Performance

@@ -110,6 +110,9 @@ type logHandle struct {
 	// append and close (nil for a read-only log, appended to by another
 	// process: its cursors wait on their fds).
 	wk *waker
+	// room lets appends that find no room under Block yield to this
+	// log's cursors while they read (nil for a read-only log).
+	room *roomHint
 
 	// final is the close status, saved by Close before the handle goes.
 	final atomic.Pointer[errBox]
@@ -173,6 +176,7 @@ func newLogValue(p *C.fanlog_log, policy Policy, readOnly bool) *Log {
 	h := &logHandle{ptr: p, policy: policy, fdMu: new(sync.Mutex)}
 	if !readOnly {
 		h.wk = new(waker)
+		h.room = new(roomHint)
 	}
 	h.st.free = h.free
 	l := &Log{h: h}
@@ -210,8 +214,10 @@ func (h *logHandle) abandon() {
 
 // Append appends one record of kind 0 and returns its sequence number. The
 // bytes are copied; data may be reused as soon as Append returns. Under
-// the Block policy Append waits for room (occupying its OS thread while it
-// waits; use AppendContext to be able to give up).
+// the Block policy Append waits for room: while the log's cursors are
+// reading, it yields its P to them and tries again; then it waits inside
+// the library, occupying its OS thread (use AppendContext to be able to
+// give up).
 //
 // While a single OS thread is the only one that has appended to the log,
 // its appends take a cheaper path (no locked instruction); an append from
@@ -242,7 +248,17 @@ func (l *Log) append(kind uint32, data []byte, timeout C.uint64_t) (uint64, erro
 	if !h.st.acquire() {
 		return 0, errLogClosed
 	}
-	r := C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), timeout)
+	var r C.fanlog_go_seq_result
+	if timeout == waitForever && h.policy == Block && h.room != nil {
+		r = C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), noWait)
+		if r.status == statusFull {
+			r = h.waitRoom(func(t C.uint64_t) C.fanlog_go_seq_result {
+				return C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), t)
+			})
+		}
+	} else {
+		r = C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), timeout)
+	}
 	h.wk.notify()
 	h.st.release(shared)
 	runtime.KeepAlive(l)
@@ -444,7 +460,17 @@ func (l *Log) AppendBatchKind(kind uint32, records [][]byte) (first uint64, err 
 		h.st.release(shared)
 		return 0, err
 	}
-	res := C.fanlog_go_log_append_batch(h.ptr, C.uint32_t(kind), sc.slices, C.size_t(len(records)), waitForever)
+	var res C.fanlog_go_seq_result
+	if h.policy == Block && h.room != nil {
+		res = C.fanlog_go_log_append_batch(h.ptr, C.uint32_t(kind), sc.slices, C.size_t(len(records)), noWait)
+		if res.status == statusFull {
+			res = h.waitRoom(func(t C.uint64_t) C.fanlog_go_seq_result {
+				return C.fanlog_go_log_append_batch(h.ptr, C.uint32_t(kind), sc.slices, C.size_t(len(records)), t)
+			})
+		}
+	} else {
+		res = C.fanlog_go_log_append_batch(h.ptr, C.uint32_t(kind), sc.slices, C.size_t(len(records)), waitForever)
+	}
 	h.wk.notify()
 	putBatchScratch(sc)
 	h.st.release(shared)
@@ -636,5 +662,38 @@ func (l *Log) Subscribe(from Start) (*Cursor, error) {
 	if st != statusOK {
 		return nil, statusError(st)
 	}
-	return newCursor(p, h.fdMu, h.wk)
+	return newCursor(p, h.fdMu, h.wk, h.room)
+}
+
+// roomRounds bounds how many times waitRoom tries again before it waits in
+// the library.
+const roomRounds = 64
+
+// waitRoom is an append under Block that found no room (try(noWait)
+// returned FULL). A cgo call that waits keeps its P (until the runtime's
+// monitor takes it away, tens of microseconds or more later), so the
+// readers that would make room get one P less. So first yield the P
+// spinRounds times, and if a cursor read something meanwhile, try again
+// without waiting (trying after every read was no faster in A/B runs, and
+// makes more cgo calls: room comes a segment at a time); when a round of yields sees no
+// read, or after roomRounds rounds, wait in the library as before. Readers that
+// caught up do not read, so this never waits for them: it falls back to
+// the library, whose wait is correct on its own.
+func (h *logHandle) waitRoom(try func(C.uint64_t) C.fanlog_go_seq_result) C.fanlog_go_seq_result {
+	rh := h.room
+	rh.waiting.Add(1)
+	defer rh.waiting.Add(-1)
+	for k := 0; k < roomRounds; k++ {
+		n := rh.reads.Load()
+		for j := 0; j < spinRounds; j++ {
+			runtime.Gosched()
+		}
+		if rh.reads.Load() == n {
+			break
+		}
+		if r := try(noWait); r.status != statusFull {
+			return r
+		}
+	}
+	return try(waitForever)
 }

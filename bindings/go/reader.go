@@ -89,6 +89,9 @@ type reader struct {
 	// a reader that caught up parks on it (fillOrPark), and never sets up
 	// its readiness fd. Without one, it waits on the fd (wait).
 	wk *waker
+	// room is the log's roomHint (a cursor of a log that is not
+	// read-only): after a read, it counts one if an append waits for room.
+	room *roomHint
 	// wake receives wakeAll's token, and poke's.
 	wake chan struct{}
 	// file is a duplicate of the readiness fd, registered with the Go
@@ -501,6 +504,9 @@ func (r *reader) fillOrPark(ctx context.Context, wait bool) status {
 	for {
 		g := w.gen.Load()
 		st := r.fill()
+		if st == statusOK && r.room != nil && r.room.waiting.Load() != 0 {
+			r.room.reads.Add(1)
+		}
 		if st != statusEmpty || !wait || r.interrupted.Load() || r.st.closed() || ctxErr(ctx) != nil {
 			return st
 		}

@@ -314,7 +314,7 @@ func (l *Log) SubscribeNamed(name string, from Start) (*Cursor, error) {
 		}
 		return nil, statusError(st)
 	}
-	c, err := newCursor(p, h.fdMu, h.wk)
+	c, err := newCursor(p, h.fdMu, h.wk, h.room)
 	if err != nil {
 		return nil, err
 	}

@@ -101,3 +101,13 @@ func (w *waker) unregister(ch chan struct{}) {
 	default:
 	}
 }
+
+// A roomHint tells appends waiting for room under Block (waitRoom) that a
+// cursor read something. It is only a hint: a missed read costs the append
+// a wait in the library, which is correct on its own.
+type roomHint struct {
+	// reads counts reads made while waiting > 0.
+	reads atomic.Uint64
+	// waiting counts the appends in waitRoom.
+	waiting atomic.Int32
+}
