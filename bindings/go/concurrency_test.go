@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -288,6 +289,61 @@ func pingPong(t *testing.T, rounds int, readers []func(context.Context) ([]byte,
 			if err := within(t, 10*time.Second, fmt.Sprintf("reader %d to get record %d (a lost wake-up?)", k, i), acks[k]); err != nil {
 				t.Fatal(err)
 			}
+		}
+	}
+}
+
+// Unsubscribe, Interrupt and Close race a reader that is about to park:
+// each must end its wait whenever it comes, before, during or after the
+// park (a few yields of delay, varied per round).
+func TestStopRacesPark(t *testing.T) {
+	rounds := 3000
+	if raceEnabled || testing.Short() {
+		rounds = 300
+	}
+	h := newHub(t, fanlog.HubOptions{})
+	l := newLog(t, fanlog.Options{})
+	for i := 0; i < rounds; i++ {
+		var next func() error
+		var stop func() error
+		var want error
+		switch i % 4 {
+		case 0, 1:
+			s, err := h.Subscribe(fanlog.SubscribeOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			next = func() error { _, err := s.Next(bg); return err }
+			if i%4 == 0 {
+				stop, want = s.Unsubscribe, fanlog.ErrClosed
+			} else {
+				stop, want = s.Interrupt, fanlog.ErrInterrupted
+			}
+			defer s.Close()
+		default:
+			c, err := l.Subscribe(fanlog.FromLatest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next = func() error { _, err := c.Next(bg); return err }
+			if i%4 == 2 {
+				stop, want = c.Interrupt, fanlog.ErrInterrupted
+			} else {
+				stop, want = c.Close, fanlog.ErrClosed
+			}
+			defer c.Close()
+		}
+		done := make(chan error, 1)
+		go func() { done <- next() }()
+		for k := 0; k < i%23; k++ {
+			runtime.Gosched()
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		err := within(t, 5*time.Second, fmt.Sprintf("round %d: the reader to stop", i), done)
+		if !errors.Is(err, want) {
+			t.Fatalf("round %d: Next = %v, want %v", i, err, want)
 		}
 	}
 }

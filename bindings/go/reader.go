@@ -94,6 +94,9 @@ type reader struct {
 	room *roomHint
 	// wake receives wakeAll's token, and poke's.
 	wake chan struct{}
+	// pokes counts pokes (Close, Interrupt, Unsubscribe): a reader parks
+	// only if none came since before its last read (see fillOrPark).
+	pokes atomic.Uint64
 	// file is a duplicate of the readiness fd, registered with the Go
 	// netpoller; rc is its raw conn. Nil until the first wait.
 	file *os.File
@@ -193,13 +196,16 @@ func (r *reader) interrupt() error {
 // sees the flag or its wait sees the deadline.
 //
 // A reader parked on the waker (fillOrPark) gets a token on r.wake
-// instead, sent after the flag was set; it checks the flags after
-// registering, so either it sees the flag or it receives the token.
+// instead. poke counts itself in r.pokes after the caller's change and
+// before it sends; the reader loads r.pokes before its read and again
+// after registering, so either its read sees the change, or it sees the
+// count move and does not park, or the token comes after it parked.
 //
 // (The library's interrupt functions are not needed: a Go reader never
 // blocks inside the library, so waking its wait directly is enough, and
 // does not depend on how the library signals the fd.)
 func (r *reader) poke() {
+	r.pokes.Add(1)
 	select {
 	case r.wake <- struct{}{}: // a reader parked on the waker (parkGo)
 	default:
@@ -502,6 +508,7 @@ func (r *reader) spinPending() {
 func (r *reader) fillOrPark(ctx context.Context, wait bool) status {
 	w := r.wk
 	for {
+		p := r.pokes.Load()
 		g := w.gen.Load()
 		st := r.fill()
 		if st == statusOK && r.room != nil && r.room.waiting.Load() != 0 {
@@ -510,13 +517,13 @@ func (r *reader) fillOrPark(ctx context.Context, wait bool) status {
 		if st != statusEmpty || !wait || r.interrupted.Load() || r.st.closed() || ctxErr(ctx) != nil {
 			return st
 		}
-		if r.yieldFor(g) {
+		if r.yieldFor(g, p) {
 			continue
 		}
 		w.register(r.wake)
-		// gen and the flags again after registering: notify reads
-		// waiters after its gen.Add, and poke sends after setting a flag.
-		if w.gen.Load() == g && !r.interrupted.Load() && !r.st.closed() {
+		// gen and pokes again after registering: notify reads waiters
+		// after its gen.Add, and poke sends after counting itself.
+		if w.gen.Load() == g && r.pokes.Load() == p {
 			if done := ctx.Done(); done != nil {
 				select {
 				case <-r.wake:
@@ -531,17 +538,14 @@ func (r *reader) fillOrPark(ctx context.Context, wait bool) status {
 }
 
 // yieldFor yields the P up to spinRounds times while the waker's gen is
-// still g, and reports whether it moved on. With more goroutines than Ps
+// still g and no poke came since p, and reports whether either moved on. With more goroutines than Ps
 // the producer usually appends within a few yields, so the reader reads
 // again without parking, and the producer need not wake it.
-func (r *reader) yieldFor(g uint64) bool {
+func (r *reader) yieldFor(g, p uint64) bool {
 	for k := 0; k < spinRounds; k++ {
 		runtime.Gosched()
-		if r.wk.gen.Load() != g {
+		if r.wk.gen.Load() != g || r.pokes.Load() != p {
 			return true
-		}
-		if r.interrupted.Load() || r.st.closed() {
-			return false
 		}
 	}
 	return false
