@@ -304,34 +304,22 @@ func TestStopRacesPark(t *testing.T) {
 	h := newHub(t, fanlog.HubOptions{})
 	l := newLog(t, fanlog.Options{})
 	for i := 0; i < rounds; i++ {
-		var next func() error
-		var stop func() error
-		var want error
-		switch i % 4 {
-		case 0, 1:
-			s, err := h.Subscribe(fanlog.SubscribeOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
+		// Even rounds a hub subscription (ended by Unsubscribe), odd
+		// rounds a log cursor (ended by Close); every other pair of
+		// rounds Interrupt instead.
+		var next, interrupt, end func() error
+		if i%2 == 0 {
+			s := sub(t, h, fanlog.SubscribeOptions{})
 			next = func() error { _, err := s.Next(bg); return err }
-			if i%4 == 0 {
-				stop, want = s.Unsubscribe, fanlog.ErrClosed
-			} else {
-				stop, want = s.Interrupt, fanlog.ErrInterrupted
-			}
-			defer s.Close()
-		default:
-			c, err := l.Subscribe(fanlog.FromLatest)
-			if err != nil {
-				t.Fatal(err)
-			}
+			interrupt, end = s.Interrupt, s.Unsubscribe
+		} else {
+			c := subscribe(t, l, fanlog.FromLatest)
 			next = func() error { _, err := c.Next(bg); return err }
-			if i%4 == 2 {
-				stop, want = c.Interrupt, fanlog.ErrInterrupted
-			} else {
-				stop, want = c.Close, fanlog.ErrClosed
-			}
-			defer c.Close()
+			interrupt, end = c.Interrupt, c.Close
+		}
+		stop, want := end, fanlog.ErrClosed
+		if i%4 >= 2 {
+			stop, want = interrupt, fanlog.ErrInterrupted
 		}
 		done := make(chan error, 1)
 		go func() { done <- next() }()
