@@ -284,6 +284,14 @@ func (l *Log) AppendContext(ctx context.Context, kind uint32, data []byte) (uint
 	}
 	r := C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), noWait)
 	var err error
+	if r.status == statusFull && h.policy == Block && h.room != nil {
+		// Yield to the reading cursors first, as AppendKind does.
+		if r2, ok := h.yieldRoom(ctx, func(t C.uint64_t) C.fanlog_go_seq_result {
+			return C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), t)
+		}); ok {
+			r = r2
+		}
+	}
 	if r.status == statusFull && h.policy != Reject {
 		// Block: wait for room. DropOldest: a producer never waits for
 		// readers, but an append that must not wait at all can still find
@@ -665,21 +673,31 @@ func (l *Log) Subscribe(from Start) (*Cursor, error) {
 	return newCursor(p, h.fdMu, h.wk, h.room)
 }
 
-// roomRounds bounds how many times waitRoom tries again before it waits in
-// the library.
+// roomRounds bounds how many times yieldRoom tries again.
 const roomRounds = 64
 
 // waitRoom is an append under Block that found no room (try(noWait)
-// returned FULL). A cgo call that waits keeps its P (until the runtime's
-// monitor takes it away, tens of microseconds or more later), so the
-// readers that would make room get one P less. So first yield the P
-// spinRounds times, and if a cursor read something meanwhile, try again
-// without waiting (trying after every read was no faster in A/B runs, and
-// makes more cgo calls: room comes a segment at a time); when a round of yields sees no
-// read, or after roomRounds rounds, wait in the library as before. Readers that
-// caught up do not read, so this never waits for them: it falls back to
-// the library, whose wait is correct on its own.
+// returned FULL): yieldRoom, then, if there is still no room, wait in the
+// library as before.
 func (h *logHandle) waitRoom(try func(C.uint64_t) C.fanlog_go_seq_result) C.fanlog_go_seq_result {
+	if r, ok := h.yieldRoom(nil, try); ok {
+		return r
+	}
+	return try(waitForever)
+}
+
+// yieldRoom follows an append under Block that found no room. A cgo call
+// that waits keeps its P (until the runtime's monitor takes it away, tens
+// of microseconds or more later), so the readers that would make room get
+// one P less. So yield the P spinRounds times, and if a cursor read
+// something meanwhile, try again without waiting (trying after every read
+// was no faster in A/B runs, and makes more cgo calls: room comes a
+// segment at a time). It returns the first result that is not FULL, and
+// true; or, after a round of yields without a read, roomRounds rounds, or
+// when ctx (may be nil) is done, false: the caller then waits in the
+// library, whose wait is correct on its own. Readers that caught up do not
+// read, so this never waits for them.
+func (h *logHandle) yieldRoom(ctx context.Context, try func(C.uint64_t) C.fanlog_go_seq_result) (C.fanlog_go_seq_result, bool) {
 	rh := h.room
 	rh.waiting.Add(1)
 	defer rh.waiting.Add(-1)
@@ -688,12 +706,12 @@ func (h *logHandle) waitRoom(try func(C.uint64_t) C.fanlog_go_seq_result) C.fanl
 		for j := 0; j < spinRounds; j++ {
 			runtime.Gosched()
 		}
-		if rh.reads.Load() == n {
+		if rh.reads.Load() == n || (ctx != nil && ctxErr(ctx) != nil) {
 			break
 		}
 		if r := try(noWait); r.status != statusFull {
-			return r
+			return r, true
 		}
 	}
-	return try(waitForever)
+	return C.fanlog_go_seq_result{}, false
 }

@@ -304,11 +304,14 @@ func TestCloseWakesBlockedAppend(t *testing.T) {
 
 // Under Block, appends that find no room yield to the reading cursors and
 // try again, or wait in the library when the readers pause: both paths,
-// with Append and AppendBatch, lose nothing and reorder nothing.
+// with Append, AppendContext and AppendBatch, lose nothing and reorder
+// nothing.
 func TestAppendWaitsForRoom(t *testing.T) {
 	l := newLog(t, small(fanlog.Block, 2))
 	c := subscribe(t, l, fanlog.FromEarliest)
 	const total = 3000
+	ctx, cancel := context.WithCancel(bg) // AppendContext's cancellable path
+	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		dst := make([]fanlog.Record, 16)
@@ -333,7 +336,13 @@ func TestAppendWaitsForRoom(t *testing.T) {
 	}()
 	for i := 0; i < total; {
 		if i%200 < 100 {
-			if _, err := l.Append(u64(uint64(i))); err != nil {
+			var err error
+			if i%2 == 0 {
+				_, err = l.Append(u64(uint64(i)))
+			} else {
+				_, err = l.AppendContext(ctx, 0, u64(uint64(i)))
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 			i++
