@@ -248,16 +248,16 @@ func (l *Log) append(kind uint32, data []byte, timeout C.uint64_t) (uint64, erro
 	if !h.st.acquire() {
 		return 0, errLogClosed
 	}
+	try := func(t C.uint64_t) C.fanlog_go_seq_result {
+		return C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), t)
+	}
 	var r C.fanlog_go_seq_result
 	if timeout == waitForever && h.policy == Block && h.room != nil {
-		r = C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), noWait)
-		if r.status == statusFull {
-			r = h.waitRoom(func(t C.uint64_t) C.fanlog_go_seq_result {
-				return C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), t)
-			})
+		if r = try(noWait); r.status == statusFull {
+			r = h.waitRoom(try)
 		}
 	} else {
-		r = C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), timeout)
+		r = try(timeout)
 	}
 	h.wk.notify()
 	h.st.release(shared)
@@ -282,13 +282,14 @@ func (l *Log) AppendContext(ctx context.Context, kind uint32, data []byte) (uint
 	if !h.st.acquire() {
 		return 0, errLogClosed
 	}
-	r := C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), noWait)
+	try := func(t C.uint64_t) C.fanlog_go_seq_result {
+		return C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), t)
+	}
+	r := try(noWait)
 	var err error
 	if r.status == statusFull && h.policy == Block && h.room != nil {
 		// Yield to the reading cursors first, as AppendKind does.
-		if r2, ok := h.yieldRoom(ctx, func(t C.uint64_t) C.fanlog_go_seq_result {
-			return C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), t)
-		}); ok {
+		if r2, ok := h.yieldRoom(ctx, try); ok {
 			r = r2
 		}
 	}
@@ -468,16 +469,16 @@ func (l *Log) AppendBatchKind(kind uint32, records [][]byte) (first uint64, err 
 		h.st.release(shared)
 		return 0, err
 	}
+	try := func(t C.uint64_t) C.fanlog_go_seq_result {
+		return C.fanlog_go_log_append_batch(h.ptr, C.uint32_t(kind), sc.slices, C.size_t(len(records)), t)
+	}
 	var res C.fanlog_go_seq_result
 	if h.policy == Block && h.room != nil {
-		res = C.fanlog_go_log_append_batch(h.ptr, C.uint32_t(kind), sc.slices, C.size_t(len(records)), noWait)
-		if res.status == statusFull {
-			res = h.waitRoom(func(t C.uint64_t) C.fanlog_go_seq_result {
-				return C.fanlog_go_log_append_batch(h.ptr, C.uint32_t(kind), sc.slices, C.size_t(len(records)), t)
-			})
+		if res = try(noWait); res.status == statusFull {
+			res = h.waitRoom(try)
 		}
 	} else {
-		res = C.fanlog_go_log_append_batch(h.ptr, C.uint32_t(kind), sc.slices, C.size_t(len(records)), waitForever)
+		res = try(waitForever)
 	}
 	h.wk.notify()
 	putBatchScratch(sc)

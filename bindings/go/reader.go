@@ -207,7 +207,7 @@ func (r *reader) interrupt() error {
 func (r *reader) poke() {
 	r.pokes.Add(1)
 	select {
-	case r.wake <- struct{}{}: // a reader parked on the waker (parkGo)
+	case r.wake <- struct{}{}: // a reader parked on the waker (fillOrPark)
 	default:
 	}
 	if f := r.wakeFile.Load(); f != nil {
@@ -538,9 +538,10 @@ func (r *reader) fillOrPark(ctx context.Context, wait bool) status {
 }
 
 // yieldFor yields the P up to spinRounds times while the waker's gen is
-// still g and no poke came since p, and reports whether either moved on. With more goroutines than Ps
-// the producer usually appends within a few yields, so the reader reads
-// again without parking, and the producer need not wake it.
+// still g and no poke came since p, and reports whether either moved on.
+// With more goroutines than Ps the producer usually appends within a few
+// yields, so the reader reads again without parking, and the producer
+// need not wake it.
 func (r *reader) yieldFor(g, p uint64) bool {
 	for k := 0; k < spinRounds; k++ {
 		runtime.Gosched()
@@ -555,8 +556,9 @@ func (r *reader) yieldFor(g, p uint64) bool {
 var longAgo = time.Unix(1, 0)
 
 // wait (for readers without a waker: a read-only log's cursors) blocks in
-// the netpoller until the readiness fd says there is something to return (then reads it without waiting), ctx is done, or
-// Close or Interrupt pokes it.
+// the netpoller until the readiness fd says there is something to return
+// (then reads it without waiting), ctx is done, or Close or Interrupt
+// pokes it.
 //
 // The fd is level-triggered from the reader's point of view: a read with
 // timeout 0 that finds nothing re-arms it, and the library makes it
