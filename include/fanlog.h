@@ -399,6 +399,21 @@ typedef struct fanlog_log_options {
   uint32_t pool_segments;
 } fanlog_log_options;
 
+// A log's size limits (see `fanlog_log_get_limits`): what a record and a
+// batch may hold.
+typedef struct fanlog_log_limits {
+  // Bytes per segment. A batch is appended only when the sum of its
+  // records' frame lengths is at most this.
+  size_t segment_size;
+  // Largest payload of one record, in bytes.
+  size_t max_record_size;
+  // Framing before each payload: 16 bytes (in memory, no timestamps),
+  // 24, or 32 (durable).
+  size_t frame_header;
+  // Each frame (header + payload) is rounded up to a multiple of this.
+  size_t frame_align;
+} fanlog_log_limits;
+
 // Counters of a log (see `fanlog_log_get_stats`).
 typedef struct fanlog_log_stats {
   // Records appended (the next sequence number).
@@ -910,6 +925,15 @@ fanlog_status fanlog_log_close_status(const struct fanlog_log *log,
                                       char *buf,
                                       size_t cap,
                                       size_t *out_len);
+
+// Fills `*out` with the log's size limits, which never change: a record
+// of `len` payload bytes takes `(frame_header + len)` rounded up to
+// `frame_align` bytes of a segment, and a batch fits when those sum to at
+// most `segment_size`. Thread-safe; works on a closed log.
+//
+// # Safety
+// `log` is a live handle; `out` is NULL or writable.
+fanlog_status fanlog_log_get_limits(const struct fanlog_log *log, struct fanlog_log_limits *out);
 
 // Fills `*out` with the log's counters. Thread-safe.
 //

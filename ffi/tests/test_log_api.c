@@ -128,6 +128,45 @@ static void test_append_read(void) {
     fanlog_log_free(log);
 }
 
+/* Limits: a batch whose frames sum to exactly one segment fits; one more
+ * byte of payload does not, and nothing is appended. */
+static void test_limits(void) {
+    fanlog_log *log = small_log(FANLOG_OVERFLOW_BLOCK, 4);
+    fanlog_log_limits lim;
+    EXPECT(fanlog_log_get_limits(NULL, &lim), FANLOG_NULL_ARGUMENT);
+    EXPECT(fanlog_log_get_limits(log, NULL), FANLOG_NULL_ARGUMENT);
+    OK(fanlog_log_get_limits(log, &lim));
+    CHECK(lim.segment_size == 256);
+    CHECK(lim.frame_align == 8);
+    CHECK(lim.frame_header == 24); /* default options: coarse timestamps */
+    CHECK(lim.max_record_size == 256 - 24);
+    /* 8 records of 8 bytes: 8 * (24 + 8) = 256 bytes, one segment. */
+    static const uint8_t payload[16] = {0};
+    fanlog_slice recs[9];
+    for (int i = 0; i < 9; i++) {
+        recs[i].data = payload;
+        recs[i].len = 8;
+    }
+    uint64_t first = 99;
+    OK(fanlog_log_append_batch(log, 0, recs, 8, FANLOG_NO_WAIT, &first));
+    CHECK(first == 0);
+    recs[7].len = 9; /* rounds up to 16: 264 bytes */
+    EXPECT(fanlog_log_append_batch(log, 0, recs, 8, FANLOG_NO_WAIT, &first), FANLOG_TOO_LARGE);
+    EXPECT(fanlog_log_append_batch(log, 0, recs, 9, FANLOG_NO_WAIT, &first), FANLOG_TOO_LARGE);
+    fanlog_log_stats ls;
+    OK(fanlog_log_get_stats(log, &ls));
+    CHECK(ls.records_appended == 8);
+    /* The largest record fits alone; one byte more is refused. */
+    static uint8_t big[256];
+    OK(fanlog_log_append(log, 0, big, lim.max_record_size, FANLOG_NO_WAIT, NULL));
+    EXPECT(fanlog_log_append(log, 0, big, lim.max_record_size + 1, FANLOG_NO_WAIT, NULL),
+           FANLOG_TOO_LARGE);
+    OK(fanlog_log_close(log, 0, NULL));
+    OK(fanlog_log_get_limits(log, &lim)); /* still answers after close */
+    CHECK(lim.segment_size == 256);
+    fanlog_log_free(log);
+}
+
 static void test_start_positions(void) {
     fanlog_log *log = small_log(FANLOG_OVERFLOW_DROP_OLDEST, 2);
     for (uint64_t i = 0; i < 100; i++) OK(fanlog_log_append(log, 0, (uint8_t *)&i, 8, 0, NULL));
@@ -364,6 +403,7 @@ int main(void) {
     test_versions_and_strings();
     test_options();
     test_append_read();
+    test_limits();
     test_start_positions();
     test_lagged();
     test_close_status();

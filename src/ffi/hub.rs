@@ -31,7 +31,7 @@ use super::handle::{self, HandleType, Tagged};
 use super::log::{
     fanlog_slice, FANLOG_TIMESTAMPS_COARSE, FANLOG_TIMESTAMPS_OFF, FANLOG_TIMESTAMPS_PRECISE,
 };
-use super::{append_status, bytes, copy_status, guard, recv_status, status, write_opt};
+use super::{append_status, bytes, copy_status, fill_out, guard, recv_status, status, write_opt};
 use crate::hub::{DEFAULT_CAPACITY, MAX_CAPACITY};
 use crate::sync::Ordering;
 use crate::{
@@ -718,29 +718,17 @@ pub unsafe extern "C" fn fanlog_hub_get_stats(
     hub: *const fanlog_hub,
     out: *mut fanlog_hub_stats,
 ) -> fanlog_status {
-    // SAFETY: per the contract.
-    let h = match unsafe { hub_ref(hub) } {
-        Ok(h) => h,
-        Err(s) => return s,
-    };
-    if out.is_null() {
-        return FANLOG_NULL_ARGUMENT;
-    }
-    guard(
-        || {
+    // SAFETY: the handle and `out` per the contract.
+    unsafe {
+        fill_out(hub_ref(hub), out, |h| {
             let s = h.hub.stats();
-            // SAFETY: non-null, writable per the contract.
-            unsafe {
-                out.write(fanlog_hub_stats {
-                    published: s.published,
-                    subscriptions: s.subscriptions,
-                    closed: s.closed as u32,
-                })
-            };
-            FANLOG_OK
-        },
-        || {},
-    )
+            Ok(fanlog_hub_stats {
+                published: s.published,
+                subscriptions: s.subscriptions,
+                closed: s.closed as u32,
+            })
+        })
+    }
 }
 
 // ------------------------------------------------------------ subscription

@@ -2,7 +2,9 @@
 
 use super::fanlog_status::{self, *};
 use super::handle::{self, HandleType, Tagged};
-use super::{append_status, bytes, copy_status, deadline, guard, recv_status, status, write_opt};
+use super::{
+    append_status, bytes, copy_status, deadline, fill_out, guard, recv_status, status, write_opt,
+};
 use crate::sync::Ordering;
 use crate::{
     CloseStatus, Cursor, Log, Memory, OverflowPolicy, Producer, RecvError, Start, StartError,
@@ -200,6 +202,23 @@ pub struct fanlog_log_stats {
     /// Recycled segments whose memory went back to the kernel (stays near
     /// zero in steady state; see `LogStats::segments_released`).
     pub segments_released: u64,
+}
+
+/// A log's size limits (see `fanlog_log_get_limits`): what a record and a
+/// batch may hold.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct fanlog_log_limits {
+    /// Bytes per segment. A batch is appended only when the sum of its
+    /// records' frame lengths is at most this.
+    pub segment_size: usize,
+    /// Largest payload of one record, in bytes.
+    pub max_record_size: usize,
+    /// Framing before each payload: 16 bytes (in memory, no timestamps),
+    /// 24, or 32 (durable).
+    pub frame_header: usize,
+    /// Each frame (header + payload) is rounded up to a multiple of this.
+    pub frame_align: usize,
 }
 
 /// Counters of a cursor (see `fanlog_cursor_get_stats`).
@@ -647,6 +666,32 @@ pub unsafe extern "C" fn fanlog_log_close_status(
     )
 }
 
+/// Fills `*out` with the log's size limits, which never change: a record
+/// of `len` payload bytes takes `(frame_header + len)` rounded up to
+/// `frame_align` bytes of a segment, and a batch fits when those sum to at
+/// most `segment_size`. Thread-safe; works on a closed log.
+///
+/// # Safety
+/// `log` is a live handle; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fanlog_log_get_limits(
+    log: *const fanlog_log,
+    out: *mut fanlog_log_limits,
+) -> fanlog_status {
+    // SAFETY: the handle and `out` per the contract.
+    unsafe {
+        fill_out(log_ref(log), out, |h| {
+            let c = h.log.config();
+            Ok(fanlog_log_limits {
+                segment_size: c.segment_size,
+                max_record_size: c.max_record_size,
+                frame_header: h.log.frame_len(0),
+                frame_align: crate::log::frame::ALIGN,
+            })
+        })
+    }
+}
+
 /// Fills `*out` with the log's counters. Thread-safe.
 ///
 /// # Safety
@@ -656,38 +701,26 @@ pub unsafe extern "C" fn fanlog_log_get_stats(
     log: *const fanlog_log,
     out: *mut fanlog_log_stats,
 ) -> fanlog_status {
-    // SAFETY: per the contract.
-    let h = match unsafe { log_ref(log) } {
-        Ok(h) => h,
-        Err(s) => return s,
-    };
-    if out.is_null() {
-        return FANLOG_NULL_ARGUMENT;
-    }
-    guard(
-        || {
+    // SAFETY: the handle and `out` per the contract.
+    unsafe {
+        fill_out(log_ref(log), out, |h| {
             let s = h.log.stats();
-            // SAFETY: non-null, writable per the contract.
-            unsafe {
-                out.write(fanlog_log_stats {
-                    records_appended: s.records_appended,
-                    bytes_appended: s.bytes_appended,
-                    oldest_seq: s.oldest_seq,
-                    segments_evicted: s.segments_evicted,
-                    records_missed: s.records_missed,
-                    segments_retained: s.segments_retained,
-                    bytes_retained: s.bytes_retained,
-                    peak_bytes_retained: s.peak_bytes_retained,
-                    bytes_allocated: s.bytes_allocated,
-                    cursors: s.cursors,
-                    closed: s.closed as u32,
-                    segments_released: s.segments_released,
-                })
-            };
-            FANLOG_OK
-        },
-        || {},
-    )
+            Ok(fanlog_log_stats {
+                records_appended: s.records_appended,
+                bytes_appended: s.bytes_appended,
+                oldest_seq: s.oldest_seq,
+                segments_evicted: s.segments_evicted,
+                records_missed: s.records_missed,
+                segments_retained: s.segments_retained,
+                bytes_retained: s.bytes_retained,
+                peak_bytes_retained: s.peak_bytes_retained,
+                bytes_allocated: s.bytes_allocated,
+                cursors: s.cursors,
+                closed: s.closed as u32,
+                segments_released: s.segments_released,
+            })
+        })
+    }
 }
 
 // ---------------------------------------------------------------- producer

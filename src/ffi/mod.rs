@@ -183,6 +183,38 @@ pub(crate) fn guard(f: impl FnOnce() -> fanlog_status, on_panic: impl FnOnce()) 
     }
 }
 
+/// The body of a getter export: the handle lookup's error status, or
+/// `FANLOG_NULL_ARGUMENT` if `out` is NULL, else the value `f` makes from
+/// the handle written to `*out` (or `f`'s error status, with `*out`
+/// untouched), under [`guard`].
+///
+/// # Safety
+/// `out` is NULL or writable for one `T`.
+pub(crate) unsafe fn fill_out<H, T>(
+    handle: Result<&H, fanlog_status>,
+    out: *mut T,
+    f: impl FnOnce(&H) -> Result<T, fanlog_status>,
+) -> fanlog_status {
+    let h = match handle {
+        Ok(h) => h,
+        Err(s) => return s,
+    };
+    if out.is_null() {
+        return FANLOG_NULL_ARGUMENT;
+    }
+    guard(
+        || match f(h) {
+            Ok(v) => {
+                // SAFETY: non-null (checked), writable per the contract.
+                unsafe { out.write(v) };
+                FANLOG_OK
+            }
+            Err(s) => s,
+        },
+        || {},
+    )
+}
+
 /// `?`-style helper: the status of a `Result<(), fanlog_status>`.
 pub(crate) fn status(r: Result<(), fanlog_status>) -> fanlog_status {
     match r {

@@ -13,7 +13,7 @@
 
 use super::fanlog_status::{self, *};
 use super::handle::{self, HandleType, Tagged};
-use super::{bytes, guard, recv_status, write_opt};
+use super::{bytes, fill_out, guard, recv_status, write_opt};
 use crate::{BlobSnapshot, RecvError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -186,22 +186,8 @@ pub unsafe extern "C" fn fanlog_snapshot_version(
     snap: *const fanlog_snapshot,
     out: *mut u64,
 ) -> fanlog_status {
-    // SAFETY: per the contract.
-    let h = match unsafe { snap_ref(snap) } {
-        Ok(h) => h,
-        Err(s) => return s,
-    };
-    if out.is_null() {
-        return FANLOG_NULL_ARGUMENT;
-    }
-    guard(
-        || {
-            // SAFETY: non-null, writable per the contract.
-            unsafe { out.write(h.snap.version()) };
-            FANLOG_OK
-        },
-        || {},
-    )
+    // SAFETY: the handle and `out` per the contract.
+    unsafe { fill_out(snap_ref(snap), out, |h| Ok(h.snap.version())) }
 }
 
 /// Takes a reference to the current blob and its version: `*out` receives

@@ -21,7 +21,7 @@ use super::log::{
     start_from, timestamps_from, wait_from, with_cursor, CursorInner, FANLOG_OVERFLOW_BLOCK,
     FANLOG_TIMESTAMPS_COARSE, FANLOG_WAIT_SPIN_THEN_PARK,
 };
-use super::{copy_str, guard, status, write_opt};
+use super::{copy_str, fill_out, guard, status, write_opt};
 use crate::{Log, OpenOptions, StartError, StoreError, SyncPolicy, Verify};
 use std::ffi::{c_char, CStr, OsStr};
 use std::os::unix::ffi::OsStrExt;
@@ -416,41 +416,27 @@ pub unsafe extern "C" fn fanlog_log_recovery(
     log: *const fanlog_log,
     out: *mut fanlog_recovery,
 ) -> fanlog_status {
-    // SAFETY: per the contract.
-    let h = match unsafe { log_ref(log) } {
-        Ok(h) => h,
-        Err(s) => return s,
-    };
-    if out.is_null() {
-        return FANLOG_NULL_ARGUMENT;
+    // SAFETY: the handle and `out` per the contract.
+    unsafe {
+        fill_out(log_ref(log), out, |h| {
+            let r = h.log.recovery().ok_or(FANLOG_NOT_DURABLE)?;
+            Ok(fanlog_recovery {
+                first_seq: r.first_seq,
+                next_seq: r.next_seq,
+                checkpoint_seq: r.checkpoint_seq.unwrap_or(0),
+                scanned_records: r.scanned_records,
+                scanned_bytes: r.scanned_bytes,
+                dropped_records: r.dropped_records,
+                dropped_bytes: r.dropped_bytes,
+                truncated_offset: r.truncated_at.as_ref().map_or(0, |t| t.1),
+                elapsed_ns: r.elapsed.as_nanos().min(u64::MAX as u128) as u64,
+                segments: r.segments,
+                has_checkpoint: r.checkpoint_seq.is_some() as u32,
+                truncated: r.truncated_at.is_some() as u32,
+                corrupt: r.corruption.is_some() as u32,
+            })
+        })
     }
-    guard(
-        || {
-            let Some(r) = h.log.recovery() else {
-                return FANLOG_NOT_DURABLE;
-            };
-            // SAFETY: non-null and writable per the contract.
-            unsafe {
-                out.write(fanlog_recovery {
-                    first_seq: r.first_seq,
-                    next_seq: r.next_seq,
-                    checkpoint_seq: r.checkpoint_seq.unwrap_or(0),
-                    scanned_records: r.scanned_records,
-                    scanned_bytes: r.scanned_bytes,
-                    dropped_records: r.dropped_records,
-                    dropped_bytes: r.dropped_bytes,
-                    truncated_offset: r.truncated_at.as_ref().map_or(0, |t| t.1),
-                    elapsed_ns: r.elapsed.as_nanos().min(u64::MAX as u128) as u64,
-                    segments: r.segments,
-                    has_checkpoint: r.checkpoint_seq.is_some() as u32,
-                    truncated: r.truncated_at.is_some() as u32,
-                    corrupt: r.corruption.is_some() as u32,
-                })
-            };
-            FANLOG_OK
-        },
-        || {},
-    )
 }
 
 /// Copies a text of the recovery report, NUL-terminated, into `buf` of

@@ -1380,6 +1380,24 @@ impl Log {
         self.is_closed().then(|| self.shared.close_status())
     }
 
+    /// Bytes a record of `len` payload bytes takes in this log's segments:
+    /// its header (16, 24 or 32 bytes, by the log's kind) plus the payload,
+    /// rounded up to 8. A batch ([`Producer::append_batch`]) is appended
+    /// only when the sum of its records' frame lengths is at most
+    /// [`LogConfig::segment_size`].
+    ///
+    /// ```
+    /// let log = fanlog::Log::new();
+    /// let per_record = log.frame_len(8);
+    /// assert!(per_record >= 16 && per_record % 8 == 0);
+    /// let batch_max = log.config().segment_size / per_record; // 8-byte records per batch
+    /// assert!(batch_max > 0);
+    /// ```
+    #[inline]
+    pub fn frame_len(&self, len: usize) -> usize {
+        frame::frame_len_h(self.shared.hdr, len)
+    }
+
     /// The next sequence number to be appended (racy under concurrent
     /// appends, exact when quiescent).
     pub fn next_seq(&self) -> u64 {
