@@ -515,6 +515,7 @@ const GO_SYSTEMS: &[(&str, &str)] = &[
     ("fanlog", "fanlog"),
     ("fanlog_view", "fanlog view"),
     ("fanlog_batch64", "fanlog batch64"),
+    ("fanlog_writer", "fanlog writer"),
     ("hub", "fanlog hub"),
     ("chan", "channel per subscriber"),
     ("mutex_cond", "mutex + cond, bounded"),
@@ -606,7 +607,12 @@ fn go_md(text: &str) -> String {
     let runs = rates.values().map(Vec::len).max().unwrap_or(0);
     let peer_name = |p| display_in(GO_SYSTEMS, p);
     let (mut ahead, mut total, mut behind) = (0, 0, Vec::new());
-    for (system, counted) in [("fanlog", true), ("fanlog_batch64", false), ("hub", false)] {
+    for (system, counted) in [
+        ("fanlog", true),
+        ("fanlog_batch64", false),
+        ("fanlog_writer", false),
+        ("hub", false),
+    ] {
         let _ = writeln!(
             md,
             "Ratios **{} / peer** of records appended per second (`go test -count {runs}` measures \

@@ -45,9 +45,10 @@ func BenchmarkPeers(b *testing.B) {
 		name string
 		run  func(b *testing.B, subs, size int)
 	}{
-		{"fanlog", benchFanlog(false, false)},
-		{"fanlog_view", benchFanlog(false, true)},
-		{"fanlog_batch64", benchFanlog(true, false)},
+		{"fanlog", benchFanlog(appendOne, false)},
+		{"fanlog_view", benchFanlog(appendOne, true)},
+		{"fanlog_batch64", benchFanlog(appendBatch64, false)},
+		{"fanlog_writer", benchFanlog(appendWriter, false)},
 		{"hub", benchHub},
 		{"chan", benchChannels},
 		{"mutex_cond", benchMutexCond(benchCap)},
@@ -165,10 +166,20 @@ func startReader(b *testing.B, wg *sync.WaitGroup, who string, size int,
 	}()
 }
 
-// fanlog's log: Append per record (or AppendBatch of 64), NextBatch into
-// reused buffers (a copy, no allocation), or NextBatchView (no copy: the
-// records point into the log until the subscriber's next call).
-func benchFanlog(batch, view bool) func(b *testing.B, subs, size int) {
+// How the fanlog benchmarks append.
+type appendMode int
+
+const (
+	appendOne     appendMode = iota // Log.Append per record
+	appendBatch64                   // Log.AppendBatch of 64 records
+	appendWriter                    // Writer.Append per record (default options), Flush at the end
+)
+
+// fanlog's log: Append per record, AppendBatch of 64, or a Writer's Append
+// per record; NextBatch into reused buffers (a copy, no allocation), or
+// NextBatchView (no copy: the records point into the log until the
+// subscriber's next call).
+func benchFanlog(mode appendMode, view bool) func(b *testing.B, subs, size int) {
 	return func(b *testing.B, subs, size int) {
 		l, curs := benchLog(b, subs, size)
 		var wg sync.WaitGroup
@@ -180,7 +191,8 @@ func benchFanlog(batch, view bool) func(b *testing.B, subs, size int) {
 			startReader(b, &wg, "fanlog subscriber", size, next)
 		}
 		b.ResetTimer()
-		if batch {
+		switch mode {
+		case appendBatch64:
 			recs := make([][]byte, 64)
 			for i := range recs {
 				recs[i] = make([]byte, size)
@@ -194,7 +206,22 @@ func benchFanlog(batch, view bool) func(b *testing.B, subs, size int) {
 					b.Fatal(err)
 				}
 			}
-		} else {
+		case appendWriter:
+			w, err := l.NewWriter(fanlog.WriterOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			payload := make([]byte, size)
+			for i := 0; i < b.N; i++ {
+				binary.LittleEndian.PutUint64(payload, uint64(i))
+				if err := w.Append(payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := w.Flush(); err != nil {
+				b.Fatal(err)
+			}
+		default:
 			payload := make([]byte, size)
 			for i := 0; i < b.N; i++ {
 				binary.LittleEndian.PutUint64(payload, uint64(i))

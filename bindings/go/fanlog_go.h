@@ -37,6 +37,35 @@ static inline fanlog_go_seq_result fanlog_go_log_append_batch(const fanlog_log *
     return r;
 }
 
+/* Most records a Writer appends per call of fanlog_go_log_append_packed. */
+#define FANLOG_GO_PACKED_MAX 256
+
+/*
+ * Appends count (<= FANLOG_GO_PACKED_MAX) records packed back to back in
+ * buf, record i ending at ends[i], as one batch. buf and ends are Go memory
+ * (without Go pointers in them), passed for the call only: the slices that
+ * point into buf live on this C stack, so no copy to C memory is needed.
+ */
+static inline fanlog_go_seq_result fanlog_go_log_append_packed(const fanlog_log *log,
+                                                               uint32_t kind,
+                                                               const uint8_t *buf,
+                                                               const size_t *ends, size_t count,
+                                                               uint64_t timeout_ns) {
+    fanlog_go_seq_result r = {FANLOG_INVALID_ARGUMENT, 0};
+    fanlog_slice recs[FANLOG_GO_PACKED_MAX];
+    if (count > FANLOG_GO_PACKED_MAX) {
+        return r;
+    }
+    size_t start = 0;
+    for (size_t i = 0; i < count; i++) {
+        recs[i].data = buf + start;
+        recs[i].len = ends[i] - start;
+        start = ends[i];
+    }
+    r.status = fanlog_log_append_batch(log, kind, recs, count, timeout_ns, &r.seq);
+    return r;
+}
+
 static inline fanlog_go_seq_result fanlog_go_producer_append(const fanlog_producer *p,
                                                              uint32_t kind, const uint8_t *data,
                                                              size_t len, uint64_t timeout_ns) {

@@ -252,10 +252,8 @@ func (l *Log) append(kind uint32, data []byte, timeout C.uint64_t) (uint64, erro
 		return C.fanlog_go_log_append(h.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)), t)
 	}
 	var r C.fanlog_go_seq_result
-	if timeout == waitForever && h.policy == Block && h.room != nil {
-		if r = try(noWait); r.status == statusFull {
-			r = h.waitRoom(try)
-		}
+	if timeout == waitForever {
+		r = h.appendBlocking(try)
 	} else {
 		r = try(timeout)
 	}
@@ -469,17 +467,9 @@ func (l *Log) AppendBatchKind(kind uint32, records [][]byte) (first uint64, err 
 		h.st.release(shared)
 		return 0, err
 	}
-	try := func(t C.uint64_t) C.fanlog_go_seq_result {
+	res := h.appendBlocking(func(t C.uint64_t) C.fanlog_go_seq_result {
 		return C.fanlog_go_log_append_batch(h.ptr, C.uint32_t(kind), sc.slices, C.size_t(len(records)), t)
-	}
-	var res C.fanlog_go_seq_result
-	if h.policy == Block && h.room != nil {
-		if res = try(noWait); res.status == statusFull {
-			res = h.waitRoom(try)
-		}
-	} else {
-		res = try(waitForever)
-	}
+	})
 	h.wk.notify()
 	putBatchScratch(sc)
 	h.st.release(shared)
@@ -676,6 +666,20 @@ func (l *Log) Subscribe(from Start) (*Cursor, error) {
 
 // roomRounds bounds how many times yieldRoom tries again.
 const roomRounds = 64
+
+// appendBlocking makes an append that waits for room (try is one attempt
+// with the given timeout): under Block it tries without waiting first, and
+// on FULL yields to the cursors before it waits in the library (waitRoom).
+func (h *logHandle) appendBlocking(try func(C.uint64_t) C.fanlog_go_seq_result) C.fanlog_go_seq_result {
+	if h.policy != Block || h.room == nil {
+		return try(waitForever)
+	}
+	r := try(noWait)
+	if r.status == statusFull {
+		r = h.waitRoom(try)
+	}
+	return r
+}
 
 // waitRoom is an append under Block that found no room (try(noWait)
 // returned FULL): yieldRoom, then, if there is still no room, wait in the

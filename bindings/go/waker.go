@@ -58,6 +58,11 @@ func (w *waker) notify() {
 	}
 }
 
+// hasWaiters reports whether a reader is parked on w (nil: false).
+func (w *waker) hasWaiters() bool {
+	return w != nil && w.waiters.Load() != 0
+}
+
 func (w *waker) wakeAll() {
 	w.mu.Lock()
 	for i, ch := range w.parked {
