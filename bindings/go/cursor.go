@@ -66,7 +66,7 @@ func (s cursorSource) closeStatus() error {
 func (s cursorSource) release() { C.fanlog_cursor_free(s.ptr) }
 
 func newCursor(p *C.fanlog_cursor, fdMu *sync.Mutex, wk *waker, room *roomHint) (*Cursor, error) {
-	r, err := newReader(cursorSource{p}, fdMu, wk, errCursorClosed)
+	r, err := newReader(cursorSource{p}, fdMu, wk, nil, errCursorClosed)
 	if err == nil {
 		r.room = room
 	}

@@ -146,7 +146,7 @@ func (h *hubHandle) abandon() {
 	msg := C.CString("fanlog: Hub was garbage-collected without Close")
 	C.fanlog_hub_close(h.ptr, C.int32_t(CodeAbandoned), msg)
 	C.free(unsafe.Pointer(msg))
-	h.wk.notify()
+	h.wk.notifyAll()
 	C.fanlog_hub_free(h.ptr)
 }
 
@@ -171,7 +171,7 @@ func (h *Hub) Publish(kind uint32, data []byte) (Delivery, error) {
 		return Delivery{}, errHubClosed
 	}
 	r := C.fanlog_go_hub_publish(hh.ptr, C.uint32_t(kind), cbytes(data), C.size_t(len(data)))
-	hh.wk.notify()
+	hh.wk.notifyKind(kind)
 	hh.st.release(shared)
 	runtime.KeepAlive(h)
 	if r.status != statusOK {
@@ -194,7 +194,7 @@ func (h *Hub) PublishBatch(kind uint32, events [][]byte) (Delivery, error) {
 		return Delivery{}, err
 	}
 	r := C.fanlog_go_hub_publish_batch(hh.ptr, C.uint32_t(kind), sc.slices, C.size_t(len(events)))
-	hh.wk.notify()
+	hh.wk.notifyKind(kind)
 	putBatchScratch(sc)
 	hh.st.release(shared)
 	runtime.KeepAlive(h)
@@ -231,6 +231,12 @@ func (h *Hub) Subscribe(opts SubscribeOptions, kinds ...uint32) (*Subscription, 
 	if !hh.st.acquire() {
 		return nil, errHubClosed
 	}
+	filter := newKindFilter(kinds)
+	if filter != nil {
+		// Before the library's subscribe: publishes that deliver to the
+		// subscription see it (see waker).
+		hh.wk.hasFiltered.Store(true)
+	}
 	var p *C.fanlog_subscription
 	st := C.fanlog_hub_subscribe(hh.ptr, pk, C.size_t(len(kinds)), &o, &p)
 	hh.st.release(shared)
@@ -238,7 +244,7 @@ func (h *Hub) Subscribe(opts SubscribeOptions, kinds ...uint32) (*Subscription, 
 	if st != statusOK {
 		return nil, statusError(st)
 	}
-	r, err := newReader(subSource{p}, hh.fdMu, hh.wk, errSubscriptionClosed)
+	r, err := newReader(subSource{p}, hh.fdMu, hh.wk, filter, errSubscriptionClosed)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +271,7 @@ func (h *Hub) Close(err error) error {
 		cmsg = C.CString(msg)
 	}
 	st := C.fanlog_hub_close(hh.ptr, C.int32_t(code), cmsg)
-	hh.wk.notify()
+	hh.wk.notifyAll()
 	if cmsg != nil {
 		C.free(unsafe.Pointer(cmsg))
 	}

@@ -208,7 +208,7 @@ func (h *logHandle) abandon() {
 	msg := C.CString("fanlog: Log was garbage-collected without Close")
 	C.fanlog_log_close(h.ptr, C.int32_t(CodeAbandoned), msg)
 	C.free(unsafe.Pointer(msg))
-	h.wk.notify()
+	h.wk.notifyAll()
 	h.free()
 }
 
@@ -504,7 +504,7 @@ func (l *Log) Close(err error) error {
 		cmsg = C.CString(msg)
 	}
 	st := C.fanlog_log_close(h.ptr, C.int32_t(code), cmsg)
-	h.wk.notify()
+	h.wk.notifyAll()
 	if cmsg != nil {
 		C.free(unsafe.Pointer(cmsg))
 	}

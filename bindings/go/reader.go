@@ -89,6 +89,9 @@ type reader struct {
 	// a reader that caught up parks on it (fillOrPark), and never sets up
 	// its readiness fd. Without one, it waits on the fd (wait).
 	wk *waker
+	// kinds is a subscription's kind filter (nil: every kind; a cursor):
+	// it decides which notifications wake the reader (see waker).
+	kinds *kindFilter
 	// room is the log's roomHint (a cursor of a log that is not
 	// read-only): after a read, it counts one if an append waits for room.
 	room *roomHint
@@ -97,6 +100,9 @@ type reader struct {
 	// pokes counts pokes (Close, Interrupt, Unsubscribe): a reader parks
 	// only if none came since before its last read (see fillOrPark).
 	pokes atomic.Uint64
+	// emptyFills counts the reads of fillOrPark that found nothing (read
+	// by the tests).
+	emptyFills atomic.Uint64
 	// file is a duplicate of the readiness fd, registered with the Go
 	// netpoller; rc is its raw conn. Nil until the first wait.
 	file *os.File
@@ -122,13 +128,13 @@ type corruptionSource interface {
 	corruption() error
 }
 
-func newReader(src source, fdMu *sync.Mutex, wk *waker, closedErr error) (*reader, error) {
+func newReader(src source, fdMu *sync.Mutex, wk *waker, kinds *kindFilter, closedErr error) (*reader, error) {
 	buf := (*C.fanlog_go_cursor_buf)(C.calloc(1, C.sizeof_fanlog_go_cursor_buf))
 	if buf == nil {
 		src.release()
 		return nil, ErrOS
 	}
-	r := &reader{src: src, buf: buf, fdMu: fdMu, wk: wk, wake: make(chan struct{}, 1), closedErr: closedErr}
+	r := &reader{src: src, buf: buf, fdMu: fdMu, wk: wk, kinds: kinds, wake: make(chan struct{}, 1), closedErr: closedErr}
 	r.st.free = r.free
 	return r, nil
 }
@@ -509,7 +515,7 @@ func (r *reader) fillOrPark(ctx context.Context, wait bool) status {
 	w := r.wk
 	for {
 		p := r.pokes.Load()
-		g := w.gen.Load()
+		g := w.stamp(r.kinds)
 		st := r.fill()
 		if st == statusOK && r.room != nil && r.room.waiting.Load() != 0 {
 			r.room.reads.Add(1)
@@ -517,13 +523,14 @@ func (r *reader) fillOrPark(ctx context.Context, wait bool) status {
 		if st != statusEmpty || !wait || r.interrupted.Load() || r.st.closed() || ctxErr(ctx) != nil {
 			return st
 		}
+		r.emptyFills.Add(1)
 		if r.yieldFor(g, p) {
 			continue
 		}
-		w.register(r.wake)
-		// gen and pokes again after registering: notify reads waiters
-		// after its gen.Add, and poke sends after counting itself.
-		if w.gen.Load() == g && r.pokes.Load() == p {
+		w.register(r.wake, r.kinds)
+		// The stamp and pokes again after registering: notify reads
+		// waiters after its adds, and poke sends after counting itself.
+		if w.stamp(r.kinds) == g && r.pokes.Load() == p {
 			if done := ctx.Done(); done != nil {
 				select {
 				case <-r.wake:
@@ -537,15 +544,16 @@ func (r *reader) fillOrPark(ctx context.Context, wait bool) status {
 	}
 }
 
-// yieldFor yields the P up to spinRounds times while the waker's gen is
-// still g and no poke came since p, and reports whether either moved on.
+// yieldFor yields the P up to spinRounds times while the reader's stamp
+// (see waker) is still g and no poke came since p, and reports whether
+// either moved on.
 // With more goroutines than Ps the producer usually appends within a few
 // yields, so the reader reads again without parking, and the producer
 // need not wake it.
 func (r *reader) yieldFor(g, p uint64) bool {
 	for k := 0; k < spinRounds; k++ {
 		runtime.Gosched()
-		if r.wk.gen.Load() != g || r.pokes.Load() != p {
+		if r.wk.stamp(r.kinds) != g || r.pokes.Load() != p {
 			return true
 		}
 	}
