@@ -10,7 +10,7 @@
 //! `FANLOG_KILL_SEED` repeat or replay a run.
 #![cfg(not(fanlog_loom))]
 
-use fanlog::{Log, OpenOptions, RecvError, Start, StoreError, SyncPolicy, Verify};
+use fanlog::{Log, OpenOptions, Recovery, RecvError, Start, StoreError, SyncPolicy, Verify};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -224,32 +224,38 @@ fn spawn_and_kill(test: &str, dir: &Path, sync: &str, ack: &Path, rng: &mut Rng)
     }
 }
 
+/// Records read back: (sequence number, payload).
+type Records = Vec<(u64, Vec<u8>)>;
+
 /// Everything the directory holds, read through a read-only open with
 /// every frame checked (changes nothing), then a writable open. Returns
-/// the records and the writable log.
-fn recover_and_read(dir: &Path) -> (Vec<(u64, Vec<u8>)>, Log) {
-    match Log::open(
+/// the records, the writable log and what the read-only open recovered
+/// (for failure messages).
+fn recover_and_read(dir: &Path) -> (Records, Log, Option<Recovery>) {
+    let ro_report = match Log::open(
         dir,
         &opts(SyncPolicy::None).read_only(true).verify(Verify::All),
     ) {
         Ok(ro) => {
             let got = read_all(&ro);
-            assert_eq!(got.len() as u64, ro.recovery().unwrap().next_seq);
+            let r = ro.recovery().unwrap();
+            assert_eq!(got.len() as u64, r.next_seq);
+            Some(r)
         }
         // Killed before the first segment file got its name.
-        Err(StoreError::Format { .. }) => {}
+        Err(StoreError::Format { .. }) => None,
         Err(e) => panic!("read-only open: {e}"),
-    }
+    };
     let log = Log::open(dir, &opts(SyncPolicy::None)).unwrap();
     let r = log.recovery().unwrap();
     let got = read_all(&log);
     assert_eq!(got.len() as u64, r.next_seq, "{r:?}");
     assert!(r.corruption.is_none(), "{r:?}");
-    (got, log)
+    (got, log, ro_report)
 }
 
 /// Every record from the start, in order, none corrupt.
-fn read_all(log: &Log) -> Vec<(u64, Vec<u8>)> {
+fn read_all(log: &Log) -> Records {
     let mut c = log.cursor(Start::Earliest).unwrap();
     let mut v = Vec::new();
     loop {
@@ -290,7 +296,7 @@ fn kill_single_producer() {
         let ack = dir.join("acks");
         spawn_and_kill("kill_single_producer", &dir, sync, &ack, &mut rng);
         let acked = read_acks(&ack, 1).last().map(|e| e[0]);
-        let (got, log) = recover_and_read(&dir);
+        let (got, log, _) = recover_and_read(&dir);
         for (seq, data) in &got {
             assert_eq!(data, &payload(*seq), "round {round}: record {seq} damaged");
         }
@@ -324,10 +330,13 @@ fn kill_two_producers() {
     let mut rng = Rng(seed() ^ 0x5555);
     let dir = fresh_dir("two");
     let n = rounds(40);
+    // Records in the directory when the round's child starts.
+    let mut round_start = 0u64;
     for round in 0..n {
         if round % 5 == 0 {
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).unwrap();
+            round_start = 0;
         }
         let sync = ["none", "batch", "interval"][round as usize % 3];
         // Counters restart above everything earlier rounds used.
@@ -338,7 +347,7 @@ fn kill_two_producers() {
             let _ = std::fs::remove_file(a);
         }
         spawn_and_kill("kill_two_producers", &dir, sync, &acks[0], &mut rng);
-        let (got, log) = recover_and_read(&dir);
+        let (got, log, ro_report) = recover_and_read(&dir);
         let next = got.len() as u64;
         // Every record is intact and names its producer; each producer's
         // counters increase along the log.
@@ -356,9 +365,13 @@ fn kill_two_producers() {
         // concurrent append with a smaller sequence was cut (the documented
         // gap-free-prefix rule). The cut is at an append that was still in
         // flight, which has a larger sequence than everything its own
-        // thread acknowledged: so nothing up to the smaller of the two
-        // threads' last acknowledged sequences is lost.
-        let mut min_last = u64::MAX;
+        // thread acknowledged, and is not before the round's first record:
+        // so every record before the smaller of the two threads' floors is
+        // kept, a thread's floor being its last acknowledged sequence + 1,
+        // or the round's start if it acknowledged nothing (its first
+        // append can be the one cut: in one CI run a thread stalled in its
+        // first append while the other acknowledged 160 records).
+        let mut floor = u64::MAX;
         let mut acked_at_cut = false;
         for a in &acks {
             let entries = read_acks(a, 4);
@@ -378,26 +391,26 @@ fn kill_two_producers() {
                 }
                 thread_last = Some(first + n - 1);
             }
-            if let Some(l) = thread_last {
-                min_last = min_last.min(l);
-            }
+            floor = floor.min(thread_last.map_or(round_start, |l| l + 1));
         }
         assert!(
             !acked_at_cut,
             "round {round} ({sync}): the cut at {next} is an acknowledged record"
         );
-        if min_last != u64::MAX {
-            assert!(
-                next > min_last,
-                "round {round} ({sync}): recovered {next}, but both threads acknowledged past {min_last}"
-            );
-        }
+        assert!(
+            next >= floor,
+            "round {round} ({sync}): recovered {next}, but both threads' floors are at or past \
+             {floor} (round start {round_start}); writable open: {:?}; read-only open before \
+             it: {ro_report:?}",
+            log.recovery(),
+        );
         let p = log.producer();
         assert_eq!(
             p.append(&tagged(9, counter_base)).unwrap_or(u64::MAX),
             next,
             "appends continue"
         );
+        round_start = next + 1;
         let _ = &mut rng;
     }
     std::fs::remove_dir_all(&dir).unwrap();
