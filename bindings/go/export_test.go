@@ -7,3 +7,16 @@ func EmptyFills(s *Subscription) uint64 { return s.r.emptyFills.Load() }
 
 // ParkedReaders is how many readers are parked on h's waker.
 func ParkedReaders(h *Hub) int { return int(h.h.wk.waiters.Load()) }
+
+// ParkedCounts is h's waker's count of parked readers without a filter,
+// and its per-bucket counts of parked filtered readers (non-zero ones).
+func ParkedCounts(h *Hub) (all int, buckets map[int]int) {
+	w := h.h.wk
+	buckets = map[int]int{}
+	for b := range w.parkedIn {
+		if n := w.parkedIn[b].Load(); n != 0 {
+			buckets[b] = int(n)
+		}
+	}
+	return int(w.parkedAll.Load()), buckets
+}

@@ -58,7 +58,7 @@ static inline fanlog_go_seq_result fanlog_go_log_append_packed(const fanlog_log 
     }
     size_t start = 0;
     for (size_t i = 0; i < count; i++) {
-        recs[i].data = buf + start;
+        recs[i].data = buf != NULL ? buf + start : NULL; /* buf is NULL if every record is empty */
         recs[i].len = ends[i] - start;
         start = ends[i];
     }

@@ -95,7 +95,7 @@ type reader struct {
 	// room is the log's roomHint (a cursor of a log that is not
 	// read-only): after a read, it counts one if an append waits for room.
 	room *roomHint
-	// wake receives wakeAll's token, and poke's.
+	// wake receives the waker's token (see waker.wake), and poke's.
 	wake chan struct{}
 	// pokes counts pokes (Close, Interrupt, Unsubscribe): a reader parks
 	// only if none came since before its last read (see fillOrPark).

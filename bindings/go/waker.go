@@ -47,7 +47,10 @@ import (
 // of its kinds, where bcast counts the notifications every reader must
 // see (closes: notifyAll). The argument above holds for each reader with
 // its own stamp: an event delivered to a filtered subscription has a kind
-// its filter takes (the library's filter is the same set of kinds).
+// its filter takes (the library's filter is the same set of kinds), and
+// where it says waiters, notifyKind reads the parked count that the
+// reader's registration added to (parkedAll, or parkedIn of the kind's
+// bucket), after its adds.
 // kgen is only added to once a filtered subscription exists (hasFiltered,
 // set before the library's subscribe, so before the first delivery to it).
 type waker struct {
@@ -61,7 +64,14 @@ type waker struct {
 	hasFiltered atomic.Bool
 	// waiters is len(parked), readable without mu (written under it).
 	waiters atomic.Int32
-	mu      sync.Mutex
+	// parkedAll counts the parked readers without a filter, parkedIn[b]
+	// the parked filtered readers with a kind in bucket b (written under
+	// mu): notifyKind takes mu only if one of them may take its kind, so
+	// that a parked subscription to a rare kind does not make every other
+	// publish take the lock.
+	parkedAll atomic.Int32
+	parkedIn  [kindBuckets]atomic.Int32
+	mu        sync.Mutex
 	// parked holds the registered readers.
 	parked []parkedReader
 }
@@ -138,7 +148,7 @@ func (w *waker) notifyKind(kind uint32) {
 		w.kgen[kind%kindBuckets].Add(1)
 	}
 	w.gen.Add(1)
-	if w.waiters.Load() != 0 {
+	if w.parkedAll.Load() != 0 || w.parkedIn[kind%kindBuckets].Load() != 0 {
 		w.wake(&kind)
 	}
 }
@@ -174,6 +184,7 @@ func (w *waker) wake(kind *uint32) {
 		case p.ch <- struct{}{}:
 		default: // a token is already there (poke, or an earlier wake)
 		}
+		w.count(p.kinds, -1)
 	}
 	clear(w.parked[len(kept):])
 	w.parked = kept
@@ -181,21 +192,34 @@ func (w *waker) wake(kind *uint32) {
 	w.mu.Unlock()
 }
 
+// count adds d to the parked counts of a reader with filter f (under mu).
+func (w *waker) count(f *kindFilter, d int32) {
+	if f == nil {
+		w.parkedAll.Add(d)
+		return
+	}
+	for _, b := range f.buckets {
+		w.parkedIn[b].Add(d)
+	}
+}
+
 // register adds a reader's wake channel and filter.
 func (w *waker) register(ch chan struct{}, kinds *kindFilter) {
 	w.mu.Lock()
 	w.parked = append(w.parked, parkedReader{ch, kinds})
+	w.count(kinds, 1)
 	w.waiters.Store(int32(len(w.parked)))
 	w.mu.Unlock()
 }
 
-// unregister removes ch if a wakeAll did not already, and takes the
-// token a wakeAll (or a poke) left in it, so that the next park does not
-// return at once for nothing.
+// unregister removes ch if a wake did not already, and takes the token a
+// wake (or a poke) left in it, so that the next park does not return at
+// once for nothing.
 func (w *waker) unregister(ch chan struct{}) {
 	w.mu.Lock()
 	for i, p := range w.parked {
 		if p.ch == ch {
+			w.count(p.kinds, -1)
 			last := len(w.parked) - 1
 			w.parked[i] = w.parked[last]
 			w.parked[last] = parkedReader{}

@@ -62,11 +62,32 @@ func TestFilteredSubscriptionSleepsThroughOtherKinds(t *testing.T) {
 	if n := fanlog.ParkedReaders(h); n != 1 {
 		t.Fatalf("%d readers parked, want the filtered one", n)
 	}
+	if all, b := fanlog.ParkedCounts(h); all != 0 || len(b) != 2 || b[2] != 1 || b[70%64] != 1 {
+		t.Fatalf("parked counts: %d unfiltered, buckets %v; want 0, {2:1 6:1}", all, b)
+	}
 	if _, err := h.Publish(70, []byte("mine")); err != nil {
 		t.Fatal(err)
 	}
 	if r := within(t, 10*time.Second, "the filtered subscription's event", got); r.Kind != 70 {
 		t.Fatalf("filtered got kind %d", r.Kind)
+	}
+	if all, b := fanlog.ParkedCounts(h); all != 0 || len(b) != 0 {
+		t.Fatalf("parked counts after every reader left: %d unfiltered, buckets %v", all, b)
+	}
+	// A reader that leaves its park without a wake (Interrupt) takes its
+	// counts back too.
+	errs := make(chan error, 1)
+	go func() {
+		_, err := filtered.Next(bg)
+		errs <- err
+	}()
+	eventually(t, "the filtered subscription to park again", func() bool { return fanlog.ParkedReaders(h) == 1 })
+	filtered.Interrupt()
+	if err := within(t, 10*time.Second, "Next to return after Interrupt", errs); err != fanlog.ErrInterrupted {
+		t.Fatalf("Next after Interrupt: %v", err)
+	}
+	if all, b := fanlog.ParkedCounts(h); all != 0 || len(b) != 0 {
+		t.Fatalf("parked counts after an interrupted park: %d unfiltered, buckets %v", all, b)
 	}
 }
 

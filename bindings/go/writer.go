@@ -34,9 +34,11 @@ const (
 //   - it holds WriterOptions.MaxRecords records, or their frames would
 //     exceed WriterOptions.MaxBytes;
 //   - a record of another kind is appended;
-//   - one of the log's cursors is parked waiting for a record, so that an
-//     idle reader does not wait for a batch to fill while the producer is
-//     still appending;
+//   - a Cursor of this Log value (in this process) is parked in Next or
+//     NextBatch waiting for a record, so that an idle Go reader does not
+//     wait for a batch to fill while the producer is still appending
+//     (readers in C, Rust or other processes, and a Go reader in its first
+//     yields, are not seen: they get the records at the next trigger);
 //   - Flush is called.
 //
 // Held records are not readable yet, and have no sequence number: call
@@ -49,7 +51,9 @@ const (
 // 64 bytes each call into the library costs more than the append itself
 // (see BENCHMARKS.md, "fanlog writer"). A Writer is not safe for
 // concurrent use; give each producing goroutine its own. It holds no C
-// memory and needs no Close.
+// memory and needs no Close. Appending the held records waits for room
+// under the Block policy, as AppendBatch does, so Append and Write can
+// wait too. A Writer of a log opened ReadOnly cannot be made.
 //
 // Errors. Append returns an error only when it did not take the record
 // (the caller still has it, and every record held before stays held, see
@@ -58,7 +62,12 @@ const (
 // first (ErrFull under Reject while the log is full). When appending the
 // held records fails after Append took the record, Append returns nil and
 // keeps them; the next Append (or Flush) tries again first and reports the
-// error if it fails again.
+// error if it fails again. One error is ambiguous, as it is for
+// AppendBatch: ErrIO from a durable log means either that a segment file
+// could not be made (nothing was appended) or that the sync of
+// SyncEveryBatch failed after the records were appended (the library then
+// closes the log). The Writer keeps the records held in both cases;
+// Discard drops them.
 type Writer struct {
 	l          *Log
 	lim        Limits
@@ -88,9 +97,11 @@ type Limits struct {
 	FrameAlign int
 }
 
-// FrameLen is the space a record of n payload bytes takes in a segment.
+// FrameLen is the space a record of n payload bytes takes in a segment
+// (of a log with these limits; the zero Limits give n).
 func (m Limits) FrameLen(n int) int {
-	return (m.FrameHeader + n + m.FrameAlign - 1) &^ (m.FrameAlign - 1)
+	align := max(m.FrameAlign, 1)
+	return (m.FrameHeader + n + align - 1) / align * align
 }
 
 // Limits returns the log's size limits, which never change.
@@ -115,10 +126,14 @@ func (l *Log) Limits() (Limits, error) {
 }
 
 // NewWriter returns a Writer that appends to l. Errors: ErrInvalidArgument
-// for negative options, ErrClosed once the Log value was closed.
+// for negative options, ErrReadOnly for a log opened ReadOnly, ErrClosed
+// once the Log value was closed.
 func (l *Log) NewWriter(opts WriterOptions) (*Writer, error) {
 	if opts.MaxRecords < 0 || opts.MaxBytes < 0 {
 		return nil, ErrInvalidArgument
+	}
+	if l.h.wk == nil { // only a read-only log has no waker
+		return nil, ErrReadOnly
 	}
 	lim, err := l.Limits()
 	if err != nil {
@@ -145,8 +160,8 @@ func (w *Writer) Append(data []byte) error {
 
 // Write is Append for io.Writer: each call is one record (so an encoder
 // that writes each value with one Write, such as json.Encoder, appends a
-// record per value). It returns len(p) or, when the record was not taken,
-// 0 and the error.
+// record per value; an empty p is an empty record). It returns len(p) or,
+// when the record was not taken, 0 and the error.
 func (w *Writer) Write(p []byte) (int, error) {
 	if err := w.AppendKind(0, p); err != nil {
 		return 0, err
@@ -224,4 +239,12 @@ func (w *Writer) flush() error {
 // Buffered returns the number of records the Writer holds.
 func (w *Writer) Buffered() int {
 	return len(w.ends)
+}
+
+// Discard drops the records the Writer holds (after an error that will
+// not go away, such as ErrClosed) and returns how many there were.
+func (w *Writer) Discard() int {
+	n := len(w.ends)
+	w.buf, w.ends, w.framed, w.failed = w.buf[:0], w.ends[:0], 0, false
+	return n
 }

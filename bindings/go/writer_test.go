@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -253,6 +254,43 @@ func TestWriterErrors(t *testing.T) {
 	}
 	if _, err := l.NewWriter(fanlog.WriterOptions{}); !errors.Is(err, fanlog.ErrClosed) {
 		t.Fatalf("NewWriter after Close: %v", err)
+	}
+	if n := w.Discard(); n != 1 || w.Buffered() != 0 {
+		t.Fatalf("Discard() = %d, then Buffered() = %d; want 1, 0", n, w.Buffered())
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatalf("Flush with nothing held: %v", err)
+	}
+	// A read-only log has no Writer.
+	dir := filepath.Join(t.TempDir(), "log")
+	openLog(t, dir, smallDurable())
+	ro := openLog(t, dir, &fanlog.OpenOptions{ReadOnly: true})
+	if _, err := ro.NewWriter(fanlog.WriterOptions{}); !errors.Is(err, fanlog.ErrReadOnly) {
+		t.Fatalf("NewWriter on a read-only log: %v", err)
+	}
+}
+
+// Empty records, alone in a batch (the packed payloads are then empty).
+func TestWriterEmptyRecords(t *testing.T) {
+	l := newLog(t, fanlog.Options{})
+	c := subscribe(t, l, fanlog.FromEarliest)
+	w := newWriter(t, l, fanlog.WriterOptions{MaxRecords: 3})
+	for i := 0; i < 5; i++ {
+		if err := w.AppendKind(uint32(i/3), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		r, err := c.TryNext()
+		if err != nil || r.Seq != uint64(i) || len(r.Data) != 0 || r.Kind != uint32(i/3) {
+			t.Fatalf("record %d: %+v, %v", i, r, err)
+		}
+	}
+	if (fanlog.Limits{}).FrameLen(5) != 5 {
+		t.Fatal("the zero Limits' FrameLen")
 	}
 }
 
