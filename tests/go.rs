@@ -155,11 +155,11 @@ fn go_binding() {
         ],
         &cflags,
     );
-    // The example program builds and its verified run passes.
-    check(
-        &dir,
-        "go",
-        &["run", &ldflags, "./examples/fanout", "-records", "200000"],
-        &cflags,
-    );
+    // The example program builds and its verified runs pass: batches, and
+    // one record per call through a Writer.
+    for extra in [&[][..], &["-writer"][..]] {
+        let mut args = vec!["run", &ldflags, "./examples/fanout", "-records", "200000"];
+        args.extend_from_slice(extra);
+        check(&dir, "go", &args, &cflags);
+    }
 }

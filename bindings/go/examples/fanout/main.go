@@ -6,6 +6,7 @@
 // exits with status 1 if any check fails.
 //
 //	cd bindings/go && go run ./examples/fanout -records 1000000 -consumers 4
+//	cd bindings/go && go run ./examples/fanout -writer   # one Writer.Append per record
 package main
 
 import (
@@ -26,6 +27,7 @@ func main() {
 	consumers := flag.Int("consumers", 4, "consumers (the last one is slow with -slow)")
 	size := flag.Int("size", 64, "payload bytes (at least 8)")
 	batch := flag.Int("batch", 32, "records per AppendBatch call (1: Append)")
+	writer := flag.Bool("writer", false, "append one record per call through a Writer (ignores -batch)")
 	slow := flag.Bool("slow", true, "make the last consumer slow (it sleeps 1 ms every 4096 records)")
 	policy := flag.String("policy", "block", "overflow policy: block or drop-oldest")
 	fail := flag.Bool("fail", true, "end the run with a completion error (else a clean close)")
@@ -44,7 +46,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "fanout: -policy is block or drop-oldest")
 		os.Exit(2)
 	}
-	if err := run(*records, *consumers, *size, *batch, *slow, opts, *fail); err != nil {
+	if err := run(*records, *consumers, *size, *batch, *writer, *slow, opts, *fail); err != nil {
 		fmt.Fprintln(os.Stderr, "fanout: FAILED:", err)
 		os.Exit(1)
 	}
@@ -58,7 +60,7 @@ type report struct {
 	err          error
 }
 
-func run(records, consumers, size, batchSize int, slow bool, opts fanlog.Options, fail bool) error {
+func run(records, consumers, size, batchSize int, useWriter, slow bool, opts fanlog.Options, fail bool) error {
 	log, err := fanlog.NewLog(opts)
 	if err != nil {
 		return err
@@ -87,8 +89,13 @@ func run(records, consumers, size, batchSize int, slow bool, opts fanlog.Options
 		}()
 	}
 
-	// The producer: seq-numbered payloads, in batches.
+	// The producer: seq-numbered payloads, in batches, or one per call
+	// through a Writer, which batches them.
 	go func() {
+		if useWriter {
+			produceWithWriter(log, records, size, fail, want)
+			return
+		}
 		payloads := make([][]byte, batchSize)
 		for i := range payloads {
 			payloads[i] = make([]byte, size)
@@ -203,5 +210,29 @@ func consume(cur *fanlog.Cursor, size int, slow bool) report {
 			r.err = err
 			return r
 		}
+	}
+}
+
+// produceWithWriter appends records one per call through a Writer, then
+// flushes and closes the log as the batch producer does.
+func produceWithWriter(log *fanlog.Log, records, size int, fail bool, want error) {
+	w, err := log.NewWriter(fanlog.WriterOptions{})
+	if err == nil {
+		payload := make([]byte, size)
+		for n := 0; n < records && err == nil; n++ {
+			binary.LittleEndian.PutUint64(payload, uint64(n))
+			err = w.Append(payload)
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+	}
+	switch {
+	case err != nil:
+		log.Close(fmt.Errorf("producer: %w", err))
+	case fail:
+		log.Close(want)
+	default:
+		log.Close(nil)
 	}
 }
