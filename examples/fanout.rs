@@ -682,7 +682,10 @@ struct Live {
 struct ConsumerReport {
     verifier: Verifier,
     max_lag: u64,
+    /// From `start` (this thread's clock as it left the barrier) to the
+    /// close it saw.
     elapsed: Duration,
+    start: Instant,
     fault_applied: bool,
 }
 
@@ -761,6 +764,7 @@ fn consume(
         verifier: v,
         max_lag,
         elapsed: start.elapsed(),
+        start,
     }
 }
 
@@ -768,6 +772,9 @@ struct ProducerReport {
     appended: u64,
     retries: u64,
     error: Option<AppendError>,
+    /// This thread's clock as it started and as it finished appending.
+    start: Instant,
+    end: Instant,
 }
 
 /// Appends until the quota is met (or `stop`), retrying after `Full`.
@@ -780,10 +787,13 @@ fn produce(
     retries_live: &AtomicU64,
 ) -> ProducerReport {
     let mut buf = vec![0u8; payload];
+    let start = Instant::now();
     let mut report = ProducerReport {
         appended: 0,
         retries: 0,
         error: None,
+        start,
+        end: start,
     };
     'records: loop {
         match quota {
@@ -820,6 +830,7 @@ fn produce(
         }
         report.appended += 1;
     }
+    report.end = Instant::now();
     report
 }
 
@@ -1069,9 +1080,10 @@ fn main() -> ExitCode {
 
 /// What the threads did, gathered by the main thread.
 struct Outcome {
-    /// From the start signal until every consumer was done.
+    /// From the first worker's start (each reads its clock as it leaves
+    /// the start barrier) until every consumer was done.
     elapsed: Duration,
-    /// From the start signal until every producer was done.
+    /// From the first worker's start until every producer was done.
     produced: Duration,
     producers: Vec<ProducerReport>,
     consumers: Vec<ConsumerReport>,
@@ -1191,7 +1203,6 @@ fn run_threads(opts: &Options, log: &Log) -> Outcome {
                 progress.show(&line);
             }
         }
-        let produced = start.elapsed();
         let reports: Vec<ProducerReport> = producer_handles
             .into_iter()
             .map(|h| h.join().expect("producer panicked"))
@@ -1241,13 +1252,21 @@ fn run_threads(opts: &Options, log: &Log) -> Outcome {
             progress.show(&line);
         }
         progress.end();
-        let consumers = consumer_handles
+        let consumers: Vec<ConsumerReport> = consumer_handles
             .into_iter()
             .map(|h| h.join().expect("consumer panicked"))
             .collect();
+        // The workers' own clocks: this thread may get a CPU late after the
+        // barrier (the workers hold both CPUs), and it polls every 10 ms.
+        let t0 = (reports.iter().map(|r| r.start))
+            .chain(consumers.iter().map(|c| c.start))
+            .min()
+            .unwrap_or(start);
+        let produced_end = reports.iter().map(|r| r.end).max().unwrap_or(t0);
+        let consumed_end = (consumers.iter().map(|c| c.start + c.elapsed)).max();
         Outcome {
-            elapsed: start.elapsed(),
-            produced,
+            elapsed: consumed_end.unwrap_or(produced_end).max(produced_end) - t0,
+            produced: produced_end - t0,
             producers: reports,
             consumers,
             sampled_max_lag: sampler.max_lag,
