@@ -75,7 +75,9 @@ impl fmt::Display for CloseStatus {
     }
 }
 
-/// Why an append (or a publish) failed. Nothing was appended in every case.
+/// Why an append (or a publish) failed. Nothing was appended in every case
+/// but one: [`AppendError::Io`] after a failed sync under
+/// `SyncPolicy::EveryBatch` (see there).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AppendError {
     /// The log was closed; the status is the one given to `close`.
