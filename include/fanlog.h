@@ -176,8 +176,16 @@ enum fanlog_status
   // The operating system refused (memory, file descriptors).
   FANLOG_OS_ERROR = 30,
   // Durable logs: a file operation failed (missing directory,
-  // permissions, no space left on device...).
+  // permissions, no space left on device...). From an append: nothing
+  // was appended (the next segment file could not be made).
   FANLOG_IO_ERROR = 31,
+  // Durable logs with `FANLOG_SYNC_EVERY_BATCH`: the append **was made**
+  // (`*out_seq` / `*out_first_seq` holds its sequence number, and
+  // cursors read the records), but the `msync` that makes it durable
+  // failed. The log was closed with an error status (the errno as code;
+  // read it with `fanlog_log_close_status`). Do not append the records
+  // again: that would duplicate them.
+  FANLOG_SYNC_FAILED = 32,
   // A bug: a panic was caught at the boundary; the object was closed.
   FANLOG_PANIC = 99,
 };
@@ -866,7 +874,12 @@ void fanlog_log_free(struct fanlog_log *log);
 // sequence number. The bytes are copied; `data` may be NULL if `len` is 0.
 //
 // Returns `FANLOG_TOO_LARGE` (nothing appended), `FANLOG_CLOSED`,
-// `FANLOG_FULL`, `FANLOG_TIMEOUT`. Thread-safe, lock-free; blocks only as
+// `FANLOG_FULL`, `FANLOG_TIMEOUT`; for durable logs `FANLOG_READ_ONLY`,
+// `FANLOG_IO_ERROR` (no segment file could be made: nothing appended) and
+// `FANLOG_SYNC_FAILED` (`FANLOG_SYNC_EVERY_BATCH`: the record **was
+// appended**, `*out_seq` is written, but its sync failed and the log was
+// closed; do not append it again). Every other status means nothing was
+// appended. Thread-safe, lock-free; blocks only as
 // described. While one thread is the only one that has appended to an
 // in-memory log, its appends reserve without a locked instruction; the
 // first append from another thread (or a close) ends that for good, at

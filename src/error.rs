@@ -76,8 +76,9 @@ impl fmt::Display for CloseStatus {
 }
 
 /// Why an append (or a publish) failed. Nothing was appended in every case
-/// but one: [`AppendError::Io`] after a failed sync under
-/// `SyncPolicy::EveryBatch` (see there).
+/// but one: [`AppendError::SyncFailed`], where the records *were* appended
+/// and only their sync under `SyncPolicy::EveryBatch` failed (do not append
+/// them again).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AppendError {
     /// The log was closed; the status is the one given to `close`.
@@ -100,12 +101,21 @@ pub enum AppendError {
     ReadOnly,
     /// A durable log could not create its next segment file (the message
     /// names the file and the system error, e.g. no space left on device):
-    /// nothing was appended, and the append may be retried. Or, under
-    /// `SyncPolicy::EveryBatch`, the records *were* appended but the `msync`
-    /// that makes them durable failed: the log is then closed with an error
-    /// status (the errno as code), since durability can no longer be
-    /// promised; the message says which case it is.
+    /// nothing was appended, and the append may be retried.
     Io(Arc<str>),
+    /// `SyncPolicy::EveryBatch`: the records **were appended** (the first
+    /// has sequence number `first_seq`, the rest of a batch follow it, and
+    /// cursors read them like any other), but the `msync` that makes them
+    /// durable failed. Durability can no longer be promised, so the log was
+    /// closed with an error status (the errno as its code, `message` as its
+    /// message). Appending the records again would duplicate them: what is
+    /// uncertain is only whether they survive a power loss.
+    SyncFailed {
+        /// Sequence number of the first record of the failed append.
+        first_seq: u64,
+        /// What failed (the system error), as in the close status.
+        message: Arc<str>,
+    },
 }
 
 impl fmt::Display for AppendError {
@@ -123,6 +133,7 @@ impl fmt::Display for AppendError {
             AppendError::Interrupted => f.write_str("append interrupted"),
             AppendError::ReadOnly => f.write_str("the log was opened read-only"),
             AppendError::Io(m) => write!(f, "storage error: {m}"),
+            AppendError::SyncFailed { message, .. } => write!(f, "sync failed: {message}"),
         }
     }
 }

@@ -55,6 +55,7 @@ const (
 	statusBusy           status = C.FANLOG_BUSY
 	statusOSError        status = C.FANLOG_OS_ERROR
 	statusIOError        status = C.FANLOG_IO_ERROR
+	statusSyncFailed     status = C.FANLOG_SYNC_FAILED
 	statusPanic          status = C.FANLOG_PANIC
 )
 

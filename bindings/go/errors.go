@@ -78,9 +78,43 @@ var (
 	// asked (not a fanlog log, or another segment size than asked).
 	ErrFormat = errors.New("fanlog: format: not a fanlog log this build can open")
 	// ErrIO: a file operation failed (missing directory, permissions, no
-	// space left on device).
+	// space left on device). From an append: nothing was appended (the
+	// next segment file could not be made), and it may be retried.
 	ErrIO = errors.New("fanlog: I/O error: a file operation failed")
+	// ErrSyncFailed matches a *SyncError: under SyncEveryBatch the records
+	// were appended (cursors read them) but the sync that makes them
+	// durable failed, and the library closed the log. Do not append them
+	// again: that would duplicate them.
+	ErrSyncFailed = errors.New("fanlog: sync failed: the records were appended but not made durable; the log was closed")
 )
+
+// SyncError reports an append under SyncEveryBatch whose records were
+// appended but could not be synced: the library closed the log (Log.Err
+// returns the *CloseError, with the errno as its Code). The append's
+// first result is valid too. errors.Is(err, ErrSyncFailed) holds;
+// errors.Is(err, ErrIO) does not (ErrIO from an append means nothing was
+// appended).
+type SyncError struct {
+	// First is the sequence number of the append's first record.
+	First uint64
+	// Count is the number of records of the append (1 for Append).
+	Count int
+	// Code is the errno the sync failed with (0 if unknown).
+	Code int32
+	// Detail is the library's message.
+	Detail string
+}
+
+func (e *SyncError) Error() string {
+	s := fmt.Sprintf("fanlog: %d record(s) from sequence number %d were appended, but their sync failed and the log was closed", e.Count, e.First)
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	return s
+}
+
+// Is reports whether target is ErrSyncFailed.
+func (e *SyncError) Is(target error) bool { return target == ErrSyncFailed }
 
 // CorruptError reports a damaged record of a durable log: every record
 // before it was returned, and the cursor stays at it (every later read
@@ -228,6 +262,8 @@ func statusError(st status) error {
 		return ErrFormat
 	case statusIOError:
 		return ErrIO
+	case statusSyncFailed:
+		return ErrSyncFailed
 	case statusPanic:
 		return ErrPanic
 	default:

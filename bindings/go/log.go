@@ -5,10 +5,12 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"unsafe"
 )
 
@@ -225,7 +227,11 @@ func (h *logHandle) abandon() {
 // between OS threads, so a goroutine that is the log's only producer keeps
 // the cheaper path only if it calls runtime.LockOSThread first.
 //
-// Errors: ErrClosed (the log was closed), ErrTooLarge, ErrFull (Reject).
+// Errors: ErrClosed (the log was closed), ErrTooLarge, ErrFull (Reject);
+// for durable logs ErrReadOnly, ErrIO (no segment file could be made) and
+// a *SyncError (SyncEveryBatch: the record was appended, and its sequence
+// number returned, but its sync failed and the log was closed; do not
+// append it again). After every other error nothing was appended.
 func (l *Log) Append(data []byte) (uint64, error) {
 	return l.AppendKind(0, data)
 }
@@ -258,12 +264,48 @@ func (l *Log) append(kind uint32, data []byte, timeout C.uint64_t) (uint64, erro
 		r = try(timeout)
 	}
 	h.wk.notify()
+	seq, err := h.appendResult(r, 1)
 	h.st.release(shared)
 	runtime.KeepAlive(l)
-	if r.status != statusOK {
-		return 0, statusError(r.status)
+	return seq, err
+}
+
+// appendResult turns an append's status into Go's results: the sequence
+// number with a nil error, the sequence number with a *SyncError (the
+// records were appended, see ErrSyncFailed), or 0 with the error. Needs a
+// reference (it reads the close status for the *SyncError).
+func (h *logHandle) appendResult(r C.fanlog_go_seq_result, count int) (uint64, error) {
+	if r.status == statusOK && failNextSync.Load() && failNextSync.CompareAndSwap(true, false) {
+		r.status = h.failSync(uint64(r.seq))
 	}
-	return uint64(r.seq), nil
+	switch r.status {
+	case statusOK:
+		return uint64(r.seq), nil
+	case statusSyncFailed:
+		e := &SyncError{First: uint64(r.seq), Count: count}
+		var ce *CloseError
+		if errors.As(h.closeStatus(), &ce) {
+			e.Code, e.Detail = ce.Code, ce.Message
+		}
+		return uint64(r.seq), e
+	}
+	return 0, statusError(r.status)
+}
+
+// failNextSync is a test seam, set only by the package's tests (through
+// export_test.go): no disk can be made to fail an msync on demand. The
+// next append that succeeds is then reported as SyncEveryBatch reports a
+// failed msync: the log is closed with EIO and the append returns
+// statusSyncFailed with its sequence number. One atomic load per append.
+var failNextSync atomic.Bool
+
+// failSync closes the log as a failed msync does (see failNextSync).
+func (h *logHandle) failSync(seq uint64) status {
+	msg := C.CString(fmt.Sprintf("record %d was appended but msync failed (injected by a test)", seq))
+	C.fanlog_log_close(h.ptr, C.int32_t(syscall.EIO), msg)
+	C.free(unsafe.Pointer(msg))
+	h.wk.notifyAll()
+	return statusSyncFailed
 }
 
 // AppendContext appends one record like AppendKind, but gives up when ctx
@@ -299,15 +341,13 @@ func (l *Log) AppendContext(ctx context.Context, kind uint32, data []byte) (uint
 		r, err = h.appendWait(ctx, kind, data)
 	}
 	h.wk.notify()
+	var seq uint64
+	if err == nil {
+		seq, err = h.appendResult(r, 1)
+	}
 	h.st.release(shared)
 	runtime.KeepAlive(l)
-	switch {
-	case err != nil:
-		return 0, err
-	case r.status != statusOK:
-		return 0, statusError(r.status)
-	}
-	return uint64(r.seq), nil
+	return seq, err
 }
 
 // appendWait waits for room through a producer handle whose interrupt
@@ -450,7 +490,8 @@ func putBatchScratch(sc *batchScratch) {
 // producer's record comes between them. The whole batch (24 bytes of
 // framing, 16 without timestamps, plus the payload rounded up to 8 bytes, per record) must fit in
 // one segment, else nothing is appended and the error is ErrTooLarge
-// (split it). Waits for room as Append does. An empty batch appends
+// (split it). Waits for room as Append does, and fails as Append does (a
+// *SyncError names the batch: it was appended). An empty batch appends
 // nothing and returns the next sequence number.
 func (l *Log) AppendBatch(records [][]byte) (first uint64, err error) {
 	return l.AppendBatchKind(0, records)
@@ -472,12 +513,10 @@ func (l *Log) AppendBatchKind(kind uint32, records [][]byte) (first uint64, err 
 	})
 	h.wk.notify()
 	putBatchScratch(sc)
+	first, err = h.appendResult(res, len(records))
 	h.st.release(shared)
 	runtime.KeepAlive(l)
-	if res.status != statusOK {
-		return 0, statusError(res.status)
-	}
-	return uint64(res.seq), nil
+	return first, err
 }
 
 // Close closes the log with the completion status of the producing side:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -445,4 +446,179 @@ func ExampleOpenLog() {
 	// recovered 3 records
 	// processed 1 beta
 	// processed 2 gamma
+}
+
+// syncLog is a durable SyncEveryBatch log with one record ("record-0000").
+func syncLog(t *testing.T) *fanlog.Log {
+	t.Helper()
+	o := smallDurable()
+	o.Sync = fanlog.SyncEveryBatch
+	l := openLog(t, filepath.Join(t.TempDir(), "log"), o)
+	appendN(t, l, 0, 1)
+	return l
+}
+
+// wantSyncError checks that err is a *SyncError for count records from
+// first, and not ErrIO (which means nothing was appended).
+func wantSyncError(t *testing.T, err error, first uint64, count int) {
+	t.Helper()
+	var se *fanlog.SyncError
+	if !errors.As(err, &se) || !errors.Is(err, fanlog.ErrSyncFailed) || errors.Is(err, fanlog.ErrIO) {
+		t.Fatalf("want a *SyncError, got %T %v", err, err)
+	}
+	if se.First != first || se.Count != count || se.Code != int32(syscall.EIO) || se.Detail == "" {
+		t.Fatalf("SyncError %+v, want First %d Count %d Code EIO", se, first, count)
+	}
+}
+
+// readThrough reads l from the start to its close and returns the payloads
+// and the error the cursor ended with.
+func readThrough(t *testing.T, l *fanlog.Log) ([]string, error) {
+	t.Helper()
+	c, err := l.Subscribe(fanlog.FromEarliest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got []string
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		rec, err := c.Next(ctx)
+		cancel()
+		if err != nil {
+			return got, err
+		}
+		got = append(got, string(rec.Data))
+	}
+}
+
+// wantClosedWithEIO checks what cursors and later appends see after a
+// failed sync: every record listed, then the close with EIO.
+func wantClosedWithEIO(t *testing.T, l *fanlog.Log, want ...string) {
+	t.Helper()
+	if _, err := l.Append([]byte("late")); !errors.Is(err, fanlog.ErrClosed) {
+		t.Fatalf("Append after the failed sync: %v, want ErrClosed", err)
+	}
+	got, err := readThrough(t, l)
+	var ce *fanlog.CloseError
+	if !errors.As(err, &ce) || ce.Code != int32(syscall.EIO) {
+		t.Fatalf("the cursor ended with %v, want a *CloseError with EIO", err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("read %q, want %q", got, want)
+	}
+}
+
+// A failed sync under SyncEveryBatch is reported as what it is: the
+// records were appended (their sequence numbers come back), the log is
+// closed, and the error is not ErrIO, whose appends appended nothing.
+func TestSyncFailedAppendsAreReportedAsAppended(t *testing.T) {
+	t.Run("Append", func(t *testing.T) {
+		l := syncLog(t)
+		fanlog.FailNextSync()
+		seq, err := l.Append([]byte("b"))
+		wantSyncError(t, err, 1, 1)
+		if seq != 1 {
+			t.Fatalf("seq %d, want 1", seq)
+		}
+		wantClosedWithEIO(t, l, "record-0000", "b")
+	})
+	t.Run("AppendBatch", func(t *testing.T) {
+		l := syncLog(t)
+		fanlog.FailNextSync()
+		first, err := l.AppendBatch([][]byte{[]byte("b1"), []byte("b2"), []byte("b3")})
+		wantSyncError(t, err, 1, 3)
+		if first != 1 {
+			t.Fatalf("first %d, want 1", first)
+		}
+		wantClosedWithEIO(t, l, "record-0000", "b1", "b2", "b3")
+	})
+	t.Run("AppendContext", func(t *testing.T) {
+		l := syncLog(t)
+		fanlog.FailNextSync()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		seq, err := l.AppendContext(ctx, 0, []byte("b"))
+		wantSyncError(t, err, 1, 1)
+		if seq != 1 {
+			t.Fatalf("seq %d, want 1", seq)
+		}
+		wantClosedWithEIO(t, l, "record-0000", "b")
+	})
+}
+
+// A Writer whose batch hits a failed sync holds nothing afterwards (the
+// records were appended) and reports the *SyncError exactly once: from
+// Flush, or, when an Append's own flush hit it, from the next call, which
+// does not take its record.
+func TestWriterSyncFailed(t *testing.T) {
+	t.Run("Flush", func(t *testing.T) {
+		l := syncLog(t)
+		w, err := l.NewWriter(fanlog.WriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{"w1", "w2"} {
+			if err := w.Append([]byte(s)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fanlog.FailNextSync()
+		wantSyncError(t, w.Flush(), 1, 2)
+		if n := w.Buffered(); n != 0 {
+			t.Fatalf("Buffered %d after the failed sync, want 0", n)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatalf("second Flush: %v, want nil (reported once)", err)
+		}
+		wantClosedWithEIO(t, l, "record-0000", "w1", "w2")
+	})
+	t.Run("Append", func(t *testing.T) {
+		l := syncLog(t)
+		w, err := l.NewWriter(fanlog.WriterOptions{MaxRecords: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Append([]byte("w1")); err != nil {
+			t.Fatal(err)
+		}
+		fanlog.FailNextSync()
+		// The second record fills the batch: it is taken and flushed.
+		if err := w.Append([]byte("w2")); err != nil {
+			t.Fatalf("Append that took its record: %v", err)
+		}
+		if n := w.Buffered(); n != 0 {
+			t.Fatalf("Buffered %d after the failed sync, want 0", n)
+		}
+		err = w.Append([]byte("w3"))
+		wantSyncError(t, err, 1, 2)
+		if n := w.Buffered(); n != 0 {
+			t.Fatalf("Buffered %d: w3 must not be taken", n)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatalf("Flush with nothing held: %v (the error was reported)", err)
+		}
+		// Later records wait in the Writer as usual; the closed log refuses them.
+		if err := w.Append([]byte("w4")); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); !errors.Is(err, fanlog.ErrClosed) || w.Buffered() != 1 {
+			t.Fatalf("Flush after the close: %v, %d held; want ErrClosed, 1", err, w.Buffered())
+		}
+		wantClosedWithEIO(t, l, "record-0000", "w1", "w2")
+	})
+	t.Run("large record", func(t *testing.T) {
+		l := syncLog(t)
+		w, err := l.NewWriter(fanlog.WriterOptions{MaxBytes: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		big := bytes.Repeat([]byte("x"), 100) // larger than a batch: appended on its own
+		fanlog.FailNextSync()
+		if err := w.Append(big); err != nil {
+			t.Fatalf("Append of a large record that was appended: %v", err)
+		}
+		wantSyncError(t, w.Flush(), 1, 1)
+		wantClosedWithEIO(t, l, "record-0000", string(big))
+	})
 }

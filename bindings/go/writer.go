@@ -4,6 +4,7 @@ package fanlog
 import "C"
 
 import (
+	"errors"
 	"runtime"
 	"unsafe"
 )
@@ -62,12 +63,14 @@ const (
 // first (ErrFull under Reject while the log is full). When appending the
 // held records fails after Append took the record, Append returns nil and
 // keeps them; the next Append (or Flush) tries again first and reports the
-// error if it fails again. One error is ambiguous, as it is for
-// AppendBatch: ErrIO from a durable log means either that a segment file
-// could not be made (nothing was appended) or that the sync of
-// SyncEveryBatch failed after the records were appended (the library then
-// closes the log). The Writer keeps the records held in both cases;
-// Discard drops them.
+// error if it fails again. A *SyncError (ErrSyncFailed: durable logs
+// under SyncEveryBatch) is the one error after which records are not
+// held: the records it names were appended, their sync failed, and the
+// library closed the log. Flush returns it when its own batch hit it; when
+// an Append's batch did, that Append took its record and returns nil, and
+// the next Append (which then does not take its record) or Flush returns
+// the *SyncError. So a non-nil error from Append always means the record
+// was not taken, and no *SyncError goes unreported.
 type Writer struct {
 	l          *Log
 	lim        Limits
@@ -81,6 +84,9 @@ type Writer struct {
 	// failed is set when appending the held records failed after Append
 	// took its record: the next Append flushes first.
 	failed bool
+	// pending is a *SyncError met after Append took its record, returned
+	// by the next Append or Flush.
+	pending error
 }
 
 // Limits are a log's size limits (see Log.Limits).
@@ -176,6 +182,9 @@ func (w *Writer) AppendKind(kind uint32, data []byte) error {
 	if w.l.h.st.closed() {
 		return errLogClosed
 	}
+	if err := w.takePending(); err != nil {
+		return err
+	}
 	if len(data) > w.lim.MaxRecordSize {
 		return ErrTooLarge
 	}
@@ -189,6 +198,10 @@ func (w *Writer) AppendKind(kind uint32, data []byte) error {
 	if fl > w.maxBytes {
 		// Larger than a batch may be: on its own (nothing is held now).
 		_, err := w.l.AppendKind(kind, data)
+		if errors.Is(err, ErrSyncFailed) {
+			w.pending = err // appended: the record was taken
+			return nil
+		}
 		return err
 	}
 	w.kind = kind
@@ -196,15 +209,30 @@ func (w *Writer) AppendKind(kind uint32, data []byte) error {
 	w.ends = append(w.ends, C.size_t(len(w.buf)))
 	w.framed += fl
 	if len(w.ends) == w.maxRecords || w.l.h.wk.hasWaiters() {
-		w.failed = w.flush() != nil
+		if err := w.flush(); errors.Is(err, ErrSyncFailed) {
+			w.pending = err
+		} else {
+			w.failed = err != nil
+		}
 	}
 	return nil
 }
 
+// takePending returns (and forgets) a *SyncError met by an earlier Append.
+func (w *Writer) takePending() error {
+	err := w.pending
+	w.pending = nil
+	return err
+}
+
 // Flush appends the records the Writer holds, in one batch, waiting for
 // room as AppendBatch does. On error (ErrClosed, ErrFull under Reject)
-// nothing was appended and the records stay held.
+// nothing was appended and the records stay held, except for a *SyncError
+// (see Writer): those records were appended, and are no longer held.
 func (w *Writer) Flush() error {
+	if err := w.takePending(); err != nil {
+		return err
+	}
 	if len(w.ends) == 0 {
 		w.failed = false
 		return nil
@@ -227,13 +255,15 @@ func (w *Writer) flush() error {
 			unsafe.SliceData(w.ends), C.size_t(len(w.ends)), t)
 	})
 	h.wk.notify()
+	_, err := h.appendResult(r, len(w.ends))
 	h.st.release(shared)
 	runtime.KeepAlive(w.l)
-	if r.status != statusOK {
-		return statusError(r.status)
+	if err != nil && !errors.Is(err, ErrSyncFailed) {
+		return err // nothing was appended: keep the records
 	}
+	// Appended (even when their sync failed): they are no longer held.
 	w.buf, w.ends, w.framed = w.buf[:0], w.ends[:0], 0
-	return nil
+	return err
 }
 
 // Buffered returns the number of records the Writer holds.

@@ -31,6 +31,7 @@ static void test_versions_and_strings(void) {
     CHECK(strcmp(fanlog_status_str(FANLOG_OK), "ok") == 0);
     CHECK(strstr(fanlog_status_str(FANLOG_LAGGED), "lagged") != NULL);
     CHECK(strcmp(fanlog_status_str(12345), "unknown status code") == 0);
+    CHECK(strstr(fanlog_status_str(FANLOG_SYNC_FAILED), "were appended") != NULL);
 }
 
 static void test_options(void) {

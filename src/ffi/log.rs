@@ -3,7 +3,7 @@
 use super::fanlog_status::{self, *};
 use super::handle::{self, HandleType, Tagged};
 use super::{
-    append_status, bytes, copy_status, deadline, fill_out, guard, recv_status, status, write_opt,
+    append_result, bytes, copy_status, deadline, fill_out, guard, recv_status, status, write_opt,
 };
 use crate::sync::Ordering;
 use crate::{
@@ -421,7 +421,12 @@ fn poison_log(log: &Log) {
 /// sequence number. The bytes are copied; `data` may be NULL if `len` is 0.
 ///
 /// Returns `FANLOG_TOO_LARGE` (nothing appended), `FANLOG_CLOSED`,
-/// `FANLOG_FULL`, `FANLOG_TIMEOUT`. Thread-safe, lock-free; blocks only as
+/// `FANLOG_FULL`, `FANLOG_TIMEOUT`; for durable logs `FANLOG_READ_ONLY`,
+/// `FANLOG_IO_ERROR` (no segment file could be made: nothing appended) and
+/// `FANLOG_SYNC_FAILED` (`FANLOG_SYNC_EVERY_BATCH`: the record **was
+/// appended**, `*out_seq` is written, but its sync failed and the log was
+/// closed; do not append it again). Every other status means nothing was
+/// appended. Thread-safe, lock-free; blocks only as
 /// described. While one thread is the only one that has appended to an
 /// in-memory log, its appends reserve without a locked instruction; the
 /// first append from another thread (or a close) ends that for good, at
@@ -469,14 +474,9 @@ unsafe fn append_with(
                 Ok(d) => d,
                 Err(s) => return s,
             };
-            match producer.append_deadline(kind, data, deadline(timeout_ns)) {
-                Ok(seq) => {
-                    // SAFETY: forwarded contract.
-                    unsafe { write_opt(out_seq, seq) };
-                    FANLOG_OK
-                }
-                Err(e) => append_status(&e),
-            }
+            let r = producer.append_deadline(kind, data, deadline(timeout_ns));
+            // SAFETY: forwarded contract (`out_seq` NULL or writable).
+            unsafe { append_result(r, out_seq) }
         },
         || poison_log(log),
     )
@@ -575,14 +575,9 @@ unsafe fn append_batch_with(
                 Ok(r) => r,
                 Err(s) => return s,
             };
-            match producer.append_batch_deadline(kind, recs, deadline(timeout_ns)) {
-                Ok(seq) => {
-                    // SAFETY: forwarded contract.
-                    unsafe { write_opt(out_first_seq, seq) };
-                    FANLOG_OK
-                }
-                Err(e) => append_status(&e),
-            }
+            let r = producer.append_batch_deadline(kind, recs, deadline(timeout_ns));
+            // SAFETY: forwarded contract (`out_first_seq` NULL or writable).
+            unsafe { append_result(r, out_first_seq) }
         },
         || poison_log(log),
     )

@@ -108,8 +108,16 @@ pub enum fanlog_status {
     /// The operating system refused (memory, file descriptors).
     FANLOG_OS_ERROR = 30,
     /// Durable logs: a file operation failed (missing directory,
-    /// permissions, no space left on device...).
+    /// permissions, no space left on device...). From an append: nothing
+    /// was appended (the next segment file could not be made).
     FANLOG_IO_ERROR = 31,
+    /// Durable logs with `FANLOG_SYNC_EVERY_BATCH`: the append **was made**
+    /// (`*out_seq` / `*out_first_seq` holds its sequence number, and
+    /// cursors read the records), but the `msync` that makes it durable
+    /// failed. The log was closed with an error status (the errno as code;
+    /// read it with `fanlog_log_close_status`). Do not append the records
+    /// again: that would duplicate them.
+    FANLOG_SYNC_FAILED = 32,
     /// A bug: a panic was caught at the boundary; the object was closed.
     FANLOG_PANIC = 99,
 }
@@ -146,6 +154,7 @@ pub extern "C" fn fanlog_status_str(code: u32) -> *const c_char {
         23 => "busy: the object is in use by another thread\0",
         30 => "operating system error\0",
         31 => "I/O error: a file operation failed\0",
+        32 => "sync failed: the records were appended, but not made durable; the log was closed\0",
         99 => "panic caught at the C boundary (bug); the object was closed\0",
         _ => "unknown status code\0",
     };
@@ -242,7 +251,28 @@ pub(crate) fn append_status(e: &AppendError) -> fanlog_status {
         AppendError::Interrupted => FANLOG_INTERRUPTED,
         AppendError::ReadOnly => FANLOG_READ_ONLY,
         AppendError::Io(_) => FANLOG_IO_ERROR,
+        AppendError::SyncFailed { .. } => FANLOG_SYNC_FAILED,
     }
+}
+
+/// The status of an append's result, writing the sequence number to
+/// `out_seq` (if not NULL) when the records were appended: on success, and
+/// on `FANLOG_SYNC_FAILED`.
+///
+/// # Safety
+/// `out_seq` is NULL or valid for a write.
+pub(crate) unsafe fn append_result(
+    r: Result<u64, AppendError>,
+    out_seq: *mut u64,
+) -> fanlog_status {
+    let (seq, st) = match r {
+        Ok(seq) => (seq, FANLOG_OK),
+        Err(AppendError::SyncFailed { first_seq, .. }) => (first_seq, FANLOG_SYNC_FAILED),
+        Err(e) => return append_status(&e),
+    };
+    // SAFETY: the caller's contract.
+    unsafe { write_opt(out_seq, seq) };
+    st
 }
 
 /// The status for a read error, and the missed count for `Lagged`.
@@ -336,4 +366,39 @@ pub(crate) unsafe fn copy_str(
         }
     }
     FANLOG_OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An append that was made writes its sequence number even when its
+    /// sync failed; one that was not made leaves `*out_seq` alone.
+    #[test]
+    fn append_result_writes_the_seq_of_appended_records_only() {
+        let mut seq = u64::MAX;
+        // SAFETY: `&mut seq` is valid for a write.
+        let st = unsafe { append_result(Ok(7), &mut seq) };
+        assert_eq!((st, seq), (FANLOG_OK, 7));
+        let failed = AppendError::SyncFailed {
+            first_seq: 9,
+            message: "msync failed".into(),
+        };
+        // SAFETY: as above.
+        let st = unsafe { append_result(Err(failed), &mut seq) };
+        assert_eq!((st, seq), (FANLOG_SYNC_FAILED, 9));
+        seq = u64::MAX;
+        for e in [
+            AppendError::Io("no space".into()),
+            AppendError::Full,
+            AppendError::TooLarge { len: 2, max: 1 },
+        ] {
+            // SAFETY: as above.
+            let st = unsafe { append_result(Err(e.clone()), &mut seq) };
+            assert_eq!((st, seq), (append_status(&e), u64::MAX));
+        }
+        // SAFETY: NULL is allowed.
+        let st = unsafe { append_result(Ok(1), std::ptr::null_mut()) };
+        assert_eq!(st, FANLOG_OK);
+    }
 }

@@ -692,6 +692,11 @@ fn sync_unpinned(
 ) -> std::io::Result<()> {
     let leased = seg.lease();
     drop(guard);
+    #[cfg(test)]
+    if let Some(errno) = test_hooks::FAIL_SYNC.with(|f| f.get()) {
+        shared.drop_lease(seg_ptr, leased);
+        return Err(std::io::Error::from_raw_os_error(errno));
+    }
     let r = if leased {
         st.sync_append(seg, off, len)
     } else {
@@ -703,7 +708,9 @@ fn sync_unpinned(
 
 /// `EveryBatch`: the records from `seq` were appended (cursors can see
 /// them) but could not be synced. Durability can no longer be promised, so
-/// the log is closed with an error status, and the append reports it.
+/// the log is closed with an error status, and the append reports
+/// [`AppendError::SyncFailed`] (not `Io`, which means nothing was appended:
+/// a caller that retried on this one would append the records twice).
 #[cfg(not(fanlog_loom))]
 #[cold]
 fn sync_failed(shared: &Arc<Shared>, seq: u64, e: std::io::Error) -> AppendError {
@@ -715,7 +722,10 @@ fn sync_failed(shared: &Arc<Shared>, seq: u64, e: std::io::Error) -> AppendError
         e.raw_os_error().unwrap_or(libc::EIO),
         msg.clone(),
     ));
-    AppendError::Io(msg)
+    AppendError::SyncFailed {
+        first_seq: seq,
+        message: msg,
+    }
 }
 
 /// Test hooks: a producer thread can be "preempted" between its reservation
@@ -728,5 +738,9 @@ pub(crate) mod test_hooks {
         /// Called by this thread's appends after reserving, before writing.
         pub(crate) static PAUSE_IN_WRITE: RefCell<Option<Box<dyn FnMut()>>> =
             RefCell::new(None);
+        /// `EveryBatch`: this thread's syncs fail with this errno instead
+        /// of calling `msync` (a failing disk cannot be had in a test).
+        pub(crate) static FAIL_SYNC: std::cell::Cell<Option<i32>> =
+            const { std::cell::Cell::new(None) };
     }
 }

@@ -158,7 +158,10 @@ pub enum SyncPolicy {
     /// A background thread flushes at this interval.
     Interval(Duration),
     /// Every append (and every batch) is on disk before it returns: each
-    /// call pays an `msync` of the pages it wrote.
+    /// call pays an `msync` of the pages it wrote. If that `msync` fails,
+    /// the append returns [`AppendError::SyncFailed`](crate::AppendError::SyncFailed)
+    /// with the records' sequence number (they were appended; do not
+    /// append them again) and the log is closed with the errno.
     EveryBatch,
 }
 
@@ -468,5 +471,77 @@ impl OpenOptions {
     #[cfg(not(fanlog_loom))]
     pub fn open(&self, dir: impl AsRef<std::path::Path>) -> Result<crate::Log, StoreError> {
         imp::open(dir.as_ref(), self)
+    }
+}
+
+#[cfg(all(test, not(fanlog_loom), not(miri)))]
+mod tests {
+    use crate::log::producer::test_hooks::FAIL_SYNC;
+    use crate::{AppendError, Log, OpenOptions, RecvError, Start, SyncPolicy};
+
+    fn tmpdir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("fanlog-unit-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    /// Reads everything up to the close; returns the payloads and the close.
+    fn drain(log: &Log) -> (Vec<Vec<u8>>, crate::CloseStatus) {
+        let mut c = log.cursor(Start::Earliest).unwrap();
+        let mut got = Vec::new();
+        loop {
+            match c.try_next() {
+                Ok(r) => got.push(r.data().to_vec()),
+                Err(RecvError::Closed(st)) => return (got, st),
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+    }
+
+    /// An `EveryBatch` append whose sync fails was appended: it must say so
+    /// (with the sequence number), not look like `Io` (nothing appended),
+    /// or a caller that retries would append the records twice.
+    #[test]
+    fn a_failed_sync_reports_the_records_as_appended() {
+        for batch in [false, true] {
+            let dir = tmpdir(if batch {
+                "syncfail-batch"
+            } else {
+                "syncfail-one"
+            });
+            let opts = OpenOptions::new()
+                .segment_size(4096)
+                .max_bytes(1 << 20)
+                .sync(SyncPolicy::EveryBatch);
+            let log = Log::open(&dir, &opts).unwrap();
+            assert_eq!(log.append(b"first").unwrap(), 0);
+            FAIL_SYNC.with(|f| f.set(Some(libc::EIO)));
+            let r = if batch {
+                log.producer().append_batch(0, &[&b"b1"[..], b"b2", b"b3"])
+            } else {
+                log.append(b"b1")
+            };
+            FAIL_SYNC.with(|f| f.set(None));
+            match r {
+                Err(AppendError::SyncFailed { first_seq, message }) => {
+                    assert_eq!(first_seq, 1);
+                    assert!(message.contains("msync"), "{message}");
+                }
+                other => panic!("expected SyncFailed, got {other:?}"),
+            }
+            // The log is closed with the errno; later appends are refused.
+            assert!(matches!(log.append(b"late"), Err(AppendError::Closed(_))));
+            let (got, st) = drain(&log);
+            let want: Vec<&[u8]> = if batch {
+                vec![b"first", b"b1", b"b2", b"b3"]
+            } else {
+                vec![b"first", b"b1"]
+            };
+            assert_eq!(got, want);
+            assert_eq!(st.code(), libc::EIO);
+            assert!(st.message().contains("record 1 was appended"), "{st:?}");
+            drop(log);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 }
