@@ -86,7 +86,7 @@
 //! |---|---|---|
 //! | [`SyncPolicy::None`] | every record whose append returned | what the kernel had written back (typically up to ~30 s old), plus everything before the last [`Log::flush`](crate::Log::flush) |
 //! | [`SyncPolicy::Interval`] | every record whose append returned | everything appended before the last completed interval flush |
-//! | [`SyncPolicy::EveryBatch`] | every record whose append returned | every record whose append returned |
+//! | [`SyncPolicy::EveryBatch`] | every record whose append returned | every record whose append returned `Ok` (not those of an append that returned [`AppendError::SyncFailed`](crate::AppendError::SyncFailed)) |
 //!
 //! A process crash loses nothing because the pages are `MAP_SHARED`: they
 //! belong to the kernel's page cache the moment the producer writes them.
