@@ -823,6 +823,11 @@ fn produce(
                     }
                 }
                 Err(e) => {
+                    // A failed `EveryBatch` sync still appended the record:
+                    // count it, or the consumers' tally would show one extra.
+                    if matches!(e, AppendError::SyncFailed { .. }) {
+                        report.appended += 1;
+                    }
                     report.error = Some(e);
                     break 'records;
                 }

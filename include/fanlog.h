@@ -96,7 +96,10 @@
 // Sync policy: a background thread flushes every `sync_interval_ns`.
 #define FANLOG_SYNC_INTERVAL 1
 
-// Sync policy: every append (and batch) is on disk before it returns.
+// Sync policy: every append (and batch) is on disk before it returns
+// `FANLOG_OK`. If the `msync` fails, the append returns
+// `FANLOG_SYNC_FAILED` (the records were appended; their sequence number
+// is written) and the log is closed with the errno.
 #define FANLOG_SYNC_EVERY_BATCH 2
 
 // Recovery check: scan frames from the last checkpoint (fast open);
@@ -878,8 +881,9 @@ void fanlog_log_free(struct fanlog_log *log);
 // `FANLOG_IO_ERROR` (no segment file could be made: nothing appended) and
 // `FANLOG_SYNC_FAILED` (`FANLOG_SYNC_EVERY_BATCH`: the record **was
 // appended**, `*out_seq` is written, but its sync failed and the log was
-// closed; do not append it again). Every other status means nothing was
-// appended. Thread-safe, lock-free; blocks only as
+// closed; do not append it again). Every other status but `FANLOG_PANIC`
+// (a bug, caught; the log is closed) means nothing was appended.
+// Thread-safe, lock-free; blocks only as
 // described. While one thread is the only one that has appended to an
 // in-memory log, its appends reserve without a locked instruction; the
 // first append from another thread (or a close) ends that for good, at

@@ -21,7 +21,7 @@ func ParkedCounts(h *Hub) (all int, buckets map[int]int) {
 	return int(w.parkedAll.Load()), buckets
 }
 
-// FailNextSync makes the next append that succeeds report a failed msync
-// (a *SyncError), as SyncEveryBatch does when the disk fails: the log is
-// closed with EIO. Call it only while no other goroutine appends.
-func FailNextSync() { failNextSync.Store(true) }
+// FailNextSync makes the next append to l that succeeds report a failed
+// msync (a *SyncError), as SyncEveryBatch does when the disk fails: the
+// log is closed with EIO.
+func FailNextSync(l *Log) { l.h.failSync.Store(true) }

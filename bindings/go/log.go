@@ -118,6 +118,14 @@ type logHandle struct {
 
 	// final is the close status, saved by Close before the handle goes.
 	final atomic.Pointer[errBox]
+
+	// failSync is a test seam, set only by the package's tests (through
+	// export_test.go): no disk can be made to fail an msync on demand.
+	// The next append to this log that succeeds is then reported as
+	// SyncEveryBatch reports a failed msync: the log is closed with EIO
+	// and the append returns statusSyncFailed with its sequence number.
+	// One atomic load per append.
+	failSync atomic.Bool
 }
 
 type errBox struct{ err error }
@@ -231,7 +239,8 @@ func (h *logHandle) abandon() {
 // for durable logs ErrReadOnly, ErrIO (no segment file could be made) and
 // a *SyncError (SyncEveryBatch: the record was appended, and its sequence
 // number returned, but its sync failed and the log was closed; do not
-// append it again). After every other error nothing was appended.
+// append it again). After every other error but ErrPanic (a bug in the
+// library, caught; the log is closed) nothing was appended.
 func (l *Log) Append(data []byte) (uint64, error) {
 	return l.AppendKind(0, data)
 }
@@ -275,8 +284,8 @@ func (l *Log) append(kind uint32, data []byte, timeout C.uint64_t) (uint64, erro
 // records were appended, see ErrSyncFailed), or 0 with the error. Needs a
 // reference (it reads the close status for the *SyncError).
 func (h *logHandle) appendResult(r C.fanlog_go_seq_result, count int) (uint64, error) {
-	if r.status == statusOK && failNextSync.Load() && failNextSync.CompareAndSwap(true, false) {
-		r.status = h.failSync(uint64(r.seq))
+	if r.status == statusOK && h.failSync.Load() && h.failSync.CompareAndSwap(true, false) {
+		r.status = h.failSyncNow(uint64(r.seq))
 	}
 	switch r.status {
 	case statusOK:
@@ -292,16 +301,9 @@ func (h *logHandle) appendResult(r C.fanlog_go_seq_result, count int) (uint64, e
 	return 0, statusError(r.status)
 }
 
-// failNextSync is a test seam, set only by the package's tests (through
-// export_test.go): no disk can be made to fail an msync on demand. The
-// next append that succeeds is then reported as SyncEveryBatch reports a
-// failed msync: the log is closed with EIO and the append returns
-// statusSyncFailed with its sequence number. One atomic load per append.
-var failNextSync atomic.Bool
-
-// failSync closes the log as a failed msync does (see failNextSync).
-func (h *logHandle) failSync(seq uint64) status {
-	msg := C.CString(fmt.Sprintf("record %d was appended but msync failed (injected by a test)", seq))
+// failSyncNow closes the log as a failed msync does (see failSync).
+func (h *logHandle) failSyncNow(seq uint64) status {
+	msg := C.CString(fmt.Sprintf("the records from %d were appended but msync failed (injected by a test)", seq))
 	C.fanlog_log_close(h.ptr, C.int32_t(syscall.EIO), msg)
 	C.free(unsafe.Pointer(msg))
 	h.wk.notifyAll()
@@ -310,7 +312,9 @@ func (h *logHandle) failSync(seq uint64) status {
 
 // AppendContext appends one record like AppendKind, but gives up when ctx
 // is done (returning ctx.Err() and appending nothing). A record that was
-// appended is never reported as failed, even if ctx ends at the same time.
+// appended is never reported as ctx's error, even if ctx ends at the same
+// time. Other errors are those of Append (a *SyncError included: the record
+// was appended).
 func (l *Log) AppendContext(ctx context.Context, kind uint32, data []byte) (uint64, error) {
 	if ctx.Done() == nil {
 		return l.AppendKind(kind, data)

@@ -25,7 +25,8 @@ const (
 	// OpenOptions.SyncEvery.
 	SyncInterval SyncPolicy = C.FANLOG_SYNC_INTERVAL
 	// SyncEveryBatch: every append (and batch) is on disk before it
-	// returns.
+	// returns without error. If the msync fails, the append returns a
+	// *SyncError (the records were appended; the log is closed).
 	SyncEveryBatch SyncPolicy = C.FANLOG_SYNC_EVERY_BATCH
 )
 

@@ -515,7 +515,7 @@ func wantClosedWithEIO(t *testing.T, l *fanlog.Log, want ...string) {
 func TestSyncFailedAppendsAreReportedAsAppended(t *testing.T) {
 	t.Run("Append", func(t *testing.T) {
 		l := syncLog(t)
-		fanlog.FailNextSync()
+		fanlog.FailNextSync(l)
 		seq, err := l.Append([]byte("b"))
 		wantSyncError(t, err, 1, 1)
 		if seq != 1 {
@@ -525,7 +525,7 @@ func TestSyncFailedAppendsAreReportedAsAppended(t *testing.T) {
 	})
 	t.Run("AppendBatch", func(t *testing.T) {
 		l := syncLog(t)
-		fanlog.FailNextSync()
+		fanlog.FailNextSync(l)
 		first, err := l.AppendBatch([][]byte{[]byte("b1"), []byte("b2"), []byte("b3")})
 		wantSyncError(t, err, 1, 3)
 		if first != 1 {
@@ -534,16 +534,65 @@ func TestSyncFailedAppendsAreReportedAsAppended(t *testing.T) {
 		wantClosedWithEIO(t, l, "record-0000", "b1", "b2", "b3")
 	})
 	t.Run("AppendContext", func(t *testing.T) {
-		l := syncLog(t)
-		fanlog.FailNextSync()
+		// A full log, so that the append waits through a producer handle
+		// (appendWait) until a reader makes room.
+		o := smallDurable()
+		o.Sync = fanlog.SyncEveryBatch
+		o.MaxBytes = 2 * o.SegmentSize
+		l := openLog(t, filepath.Join(t.TempDir(), "log"), o)
+		c, err := l.Subscribe(fanlog.FromEarliest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var want []string
+		for {
+			d := recData(uint64(len(want)))
+			if _, err := l.TryAppend(0, d); errors.Is(err, fanlog.ErrFull) {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, string(d))
+		}
+		n := uint64(len(want))
+		read := make(chan error, 1)
+		go func() {
+			time.Sleep(100 * time.Millisecond) // the append is waiting by then
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			for i := range n {
+				rec, err := c.Next(ctx)
+				if err == nil && string(rec.Data) != want[i] {
+					err = fmt.Errorf("read %q, want %q", rec.Data, want[i])
+				}
+				if err != nil {
+					read <- err
+					return
+				}
+			}
+			read <- nil
+		}()
+		fanlog.FailNextSync(l)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		seq, err := l.AppendContext(ctx, 0, []byte("b"))
-		wantSyncError(t, err, 1, 1)
-		if seq != 1 {
-			t.Fatalf("seq %d, want 1", seq)
+		wantSyncError(t, err, n, 1)
+		if seq != n {
+			t.Fatalf("seq %d, want %d", seq, n)
 		}
-		wantClosedWithEIO(t, l, "record-0000", "b")
+		if err := <-read; err != nil {
+			t.Fatal(err)
+		}
+		// The cursor that made room reads the record, then the close.
+		rec, err := c.TryNext()
+		if err != nil || string(rec.Data) != "b" {
+			t.Fatalf("TryNext: %v %v, want b", rec, err)
+		}
+		var ce *fanlog.CloseError
+		if _, err := c.TryNext(); !errors.As(err, &ce) || ce.Code != int32(syscall.EIO) {
+			t.Fatalf("after b: %v, want a *CloseError with EIO", err)
+		}
 	})
 }
 
@@ -563,7 +612,7 @@ func TestWriterSyncFailed(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		fanlog.FailNextSync()
+		fanlog.FailNextSync(l)
 		wantSyncError(t, w.Flush(), 1, 2)
 		if n := w.Buffered(); n != 0 {
 			t.Fatalf("Buffered %d after the failed sync, want 0", n)
@@ -582,7 +631,7 @@ func TestWriterSyncFailed(t *testing.T) {
 		if err := w.Append([]byte("w1")); err != nil {
 			t.Fatal(err)
 		}
-		fanlog.FailNextSync()
+		fanlog.FailNextSync(l)
 		// The second record fills the batch: it is taken and flushed.
 		if err := w.Append([]byte("w2")); err != nil {
 			t.Fatalf("Append that took its record: %v", err)
@@ -607,6 +656,22 @@ func TestWriterSyncFailed(t *testing.T) {
 		}
 		wantClosedWithEIO(t, l, "record-0000", "w1", "w2")
 	})
+	t.Run("Log closed before the report", func(t *testing.T) {
+		l := syncLog(t)
+		w, err := l.NewWriter(fanlog.WriterOptions{MaxRecords: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fanlog.FailNextSync(l)
+		if err := w.Append([]byte("w1")); err != nil { // taken and flushed
+			t.Fatal(err)
+		}
+		l.Close(nil)
+		wantSyncError(t, w.Append([]byte("w2")), 1, 1)
+		if err := w.Append([]byte("w3")); !errors.Is(err, fanlog.ErrClosed) {
+			t.Fatalf("Append after the report: %v, want ErrClosed", err)
+		}
+	})
 	t.Run("large record", func(t *testing.T) {
 		l := syncLog(t)
 		w, err := l.NewWriter(fanlog.WriterOptions{MaxBytes: 64})
@@ -614,7 +679,7 @@ func TestWriterSyncFailed(t *testing.T) {
 			t.Fatal(err)
 		}
 		big := bytes.Repeat([]byte("x"), 100) // larger than a batch: appended on its own
-		fanlog.FailNextSync()
+		fanlog.FailNextSync(l)
 		if err := w.Append(big); err != nil {
 			t.Fatalf("Append of a large record that was appended: %v", err)
 		}

@@ -179,11 +179,11 @@ func (w *Writer) Write(p []byte) (int, error) {
 // batch share one kind, so a change of kind appends the held records
 // first.
 func (w *Writer) AppendKind(kind uint32, data []byte) error {
-	if w.l.h.st.closed() {
-		return errLogClosed
-	}
 	if err := w.takePending(); err != nil {
 		return err
+	}
+	if w.l.h.st.closed() {
+		return errLogClosed
 	}
 	if len(data) > w.lim.MaxRecordSize {
 		return ErrTooLarge
@@ -238,7 +238,7 @@ func (w *Writer) Flush() error {
 		return nil
 	}
 	err := w.flush()
-	w.failed = err != nil
+	w.failed = err != nil && !errors.Is(err, ErrSyncFailed) // else nothing is held
 	return err
 }
 

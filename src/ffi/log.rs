@@ -425,8 +425,9 @@ fn poison_log(log: &Log) {
 /// `FANLOG_IO_ERROR` (no segment file could be made: nothing appended) and
 /// `FANLOG_SYNC_FAILED` (`FANLOG_SYNC_EVERY_BATCH`: the record **was
 /// appended**, `*out_seq` is written, but its sync failed and the log was
-/// closed; do not append it again). Every other status means nothing was
-/// appended. Thread-safe, lock-free; blocks only as
+/// closed; do not append it again). Every other status but `FANLOG_PANIC`
+/// (a bug, caught; the log is closed) means nothing was appended.
+/// Thread-safe, lock-free; blocks only as
 /// described. While one thread is the only one that has appended to an
 /// in-memory log, its appends reserve without a locked instruction; the
 /// first append from another thread (or a close) ends that for good, at

@@ -7,7 +7,8 @@
 //! * Fallible functions return a [`fanlog_status`] (`FANLOG_OK` = 0).
 //!   Out-parameters are written only on success, except where a function
 //!   documents otherwise (`out_missed` on `FANLOG_LAGGED`, the needed size on
-//!   `FANLOG_BUFFER_TOO_SMALL`).
+//!   `FANLOG_BUFFER_TOO_SMALL`, an append's `out_seq` / `out_first_seq` on
+//!   `FANLOG_SYNC_FAILED`).
 //! * Choices (policies, start positions) come from C as plain integers and
 //!   are validated; a Rust enum is never read from C memory.
 //! * Null pointers give `FANLOG_NULL_ARGUMENT`; a handle that was already
@@ -400,5 +401,86 @@ mod tests {
         // SAFETY: NULL is allowed.
         let st = unsafe { append_result(Ok(1), std::ptr::null_mut()) };
         assert_eq!(st, FANLOG_OK);
+    }
+
+    /// Every append export reports a failed `EveryBatch` sync as
+    /// `FANLOG_SYNC_FAILED` with the sequence number written, through the
+    /// real path (a durable log whose msync is made to fail).
+    #[test]
+    #[cfg(not(any(miri, fanlog_loom)))]
+    fn every_append_export_reports_a_failed_sync_with_its_seq() {
+        use crate::log::producer::test_hooks::FAIL_SYNC;
+        use log::*;
+        use store::*;
+        type Append = fn(*const fanlog_log, *mut fanlog_producer, *mut u64) -> fanlog_status;
+        const ONE: fanlog_slice = fanlog_slice {
+            data: b"r".as_ptr(),
+            len: 1,
+        };
+        // Each case is called with live handles and a writable `out`.
+        let cases: [(&str, Append); 4] = [
+            ("log_append", |l, _, out| {
+                // SAFETY: live handle, 1 readable byte, `out` writable.
+                unsafe { fanlog_log_append(l, 0, b"r".as_ptr(), 1, FANLOG_WAIT_FOREVER, out) }
+            }),
+            ("log_append_batch", |l, _, out| {
+                let recs = [ONE, ONE];
+                // SAFETY: live handle, 2 slices of readable bytes, `out` writable.
+                unsafe { fanlog_log_append_batch(l, 0, recs.as_ptr(), 2, FANLOG_WAIT_FOREVER, out) }
+            }),
+            ("producer_append", |_, p, out| {
+                // SAFETY: as for log_append, through a live producer.
+                unsafe { fanlog_producer_append(p, 0, b"r".as_ptr(), 1, FANLOG_WAIT_FOREVER, out) }
+            }),
+            ("producer_append_batch", |_, p, out| {
+                let recs = [ONE, ONE];
+                // SAFETY: as for log_append_batch, through a live producer.
+                unsafe {
+                    fanlog_producer_append_batch(p, 0, recs.as_ptr(), 2, FANLOG_WAIT_FOREVER, out)
+                }
+            }),
+        ];
+        for (name, append) in cases {
+            let dir = std::env::temp_dir().join(format!(
+                "fanlog-unit-{}-ffi-syncfail-{name}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            let cdir = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+            let mut o = std::mem::MaybeUninit::<fanlog_open_options>::uninit();
+            // SAFETY: `o` is writable; it is initialised by the call.
+            let mut o = unsafe {
+                assert_eq!(fanlog_open_options_init(o.as_mut_ptr()), FANLOG_OK);
+                o.assume_init()
+            };
+            o.segment_size = 4096;
+            o.max_bytes = 1 << 20;
+            o.sync = FANLOG_SYNC_EVERY_BATCH;
+            let mut l: *mut fanlog_log = std::ptr::null_mut();
+            let mut p: *mut fanlog_producer = std::ptr::null_mut();
+            // SAFETY: valid pointers; no error buffer.
+            unsafe {
+                let st = fanlog_log_open(cdir.as_ptr(), &o, &mut l, std::ptr::null_mut(), 0);
+                assert_eq!(st, FANLOG_OK, "{name}: open");
+                assert_eq!(fanlog_producer_new(l, &mut p), FANLOG_OK);
+            }
+            let mut seq = u64::MAX;
+            assert_eq!(append(l, p, &mut seq), FANLOG_OK, "{name}: first append");
+            assert_eq!(seq, 0);
+            FAIL_SYNC.with(|f| f.set(Some(libc::EIO)));
+            let st = append(l, p, &mut seq);
+            FAIL_SYNC.with(|f| f.set(None));
+            let first = if name.ends_with("batch") { 2 } else { 1 };
+            assert_eq!((st, seq), (FANLOG_SYNC_FAILED, first), "{name}");
+            seq = u64::MAX;
+            assert_eq!(append(l, p, &mut seq), FANLOG_CLOSED, "{name}: after");
+            assert_eq!(seq, u64::MAX, "{name}: nothing appended, nothing written");
+            // SAFETY: handles from above, freed once.
+            unsafe {
+                fanlog_producer_free(p);
+                fanlog_log_free(l);
+            }
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 }

@@ -32,7 +32,10 @@ use std::time::Duration;
 pub const FANLOG_SYNC_NONE: u32 = 0;
 /// Sync policy: a background thread flushes every `sync_interval_ns`.
 pub const FANLOG_SYNC_INTERVAL: u32 = 1;
-/// Sync policy: every append (and batch) is on disk before it returns.
+/// Sync policy: every append (and batch) is on disk before it returns
+/// `FANLOG_OK`. If the `msync` fails, the append returns
+/// `FANLOG_SYNC_FAILED` (the records were appended; their sequence number
+/// is written) and the log is closed with the errno.
 pub const FANLOG_SYNC_EVERY_BATCH: u32 = 2;
 
 /// Recovery check: scan frames from the last checkpoint (fast open);

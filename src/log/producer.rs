@@ -79,7 +79,10 @@ impl Producer {
     /// # Errors
     /// [`AppendError::TooLarge`] (nothing appended), [`AppendError::Closed`],
     /// [`AppendError::Full`] (`Reject`), [`AppendError::Interrupted`]
-    /// (`Block`).
+    /// (`Block`); for durable logs [`AppendError::ReadOnly`],
+    /// [`AppendError::Io`] (no segment file could be made; nothing appended)
+    /// and [`AppendError::SyncFailed`] (`EveryBatch`: the record **was
+    /// appended**, but its sync failed and the log was closed).
     #[inline]
     pub fn append_with(&self, kind: u32, data: &[u8]) -> Result<u64, AppendError> {
         append_one(
@@ -715,7 +718,7 @@ fn sync_unpinned(
 #[cold]
 fn sync_failed(shared: &Arc<Shared>, seq: u64, e: std::io::Error) -> AppendError {
     let msg: Arc<str> = format!(
-        "record {seq} was appended but msync failed ({e}); the log is closed because its durability can no longer be promised"
+        "the records from {seq} were appended but msync failed ({e}); the log is closed because its durability can no longer be promised"
     )
     .into();
     shared.close_internal(crate::CloseStatus::error(

@@ -539,7 +539,10 @@ mod tests {
             };
             assert_eq!(got, want);
             assert_eq!(st.code(), libc::EIO);
-            assert!(st.message().contains("record 1 was appended"), "{st:?}");
+            assert!(
+                st.message().contains("records from 1 were appended"),
+                "{st:?}"
+            );
             drop(log);
             std::fs::remove_dir_all(&dir).unwrap();
         }
