@@ -781,6 +781,7 @@ impl Shared {
             )
             .is_err()
         {
+            // Relaxed: a gauge (taken back: the segment was never linked).
             self.linked.fetch_sub(1, Ordering::Relaxed);
             self.recycle(new);
             return Err(Advance::Closed);
@@ -1018,10 +1019,12 @@ impl Shared {
             match self.pool.push(SegPtr(seg)) {
                 Ok(()) => return,
                 Err(_) => {
+                    // Relaxed: a gauge.
                     self.pooled.fetch_sub(1, Ordering::Relaxed);
                 }
             }
         }
+        // Relaxed: a gauge.
         self.allocated.fetch_sub(1, Ordering::Relaxed);
         // Relaxed: a statistic.
         self.segments_released.fetch_add(1, Ordering::Relaxed);

@@ -724,6 +724,8 @@ impl Store {
                     seq += 1;
                     continue;
                 }
+                // Relaxed: only a hint that a producer reserved this frame
+                // and may still commit it; the commit word above decides.
                 if s.sealed_count().is_none_or(|c| seq - base < c)
                     && std::time::Instant::now() < deadline
                     && (unpack(s.tail.load(Ordering::Relaxed)).1 > seq - base)

@@ -354,6 +354,8 @@ pub(crate) fn recover(
         let s = &segs[j];
         let base = found[j].base;
         loop {
+            // Acquire: as a cursor's load of the commit word (recovery runs
+            // before any producer, so it orders nothing in practice).
             if off + DURABLE_HEADER > segment_size
                 || s.data.commit_word(off).load(Ordering::Acquire) == 0
             {
