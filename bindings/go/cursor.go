@@ -120,8 +120,10 @@ func (c *Cursor) Next(ctx context.Context) (Record, error) {
 
 // NextView is Next without the copy: the record's Data points into the
 // log's memory and is valid only until the next call on this cursor
-// (including Stats) or its Close. Do not modify it, and copy what you
-// keep. Reading it later may return garbage or crash the process.
+// (including Stats) or its Close, and while the Cursor is reachable (the
+// slice does not keep it alive; an unreachable Cursor is closed by the
+// garbage collector). Do not modify it, and copy what you keep. Reading it
+// later may return garbage or crash the process.
 func (c *Cursor) NextView(ctx context.Context) (Record, error) {
 	rec, err := c.r.next(ctx, true, true)
 	runtime.KeepAlive(c)

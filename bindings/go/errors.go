@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Errors returned by this package. Test for them with errors.Is: the error
@@ -275,7 +276,8 @@ func statusError(st status) error {
 
 // closeArgs turns the error given to Log.Close into a C close status.
 // A nil error is a clean close. Otherwise the message is never empty, so
-// that the status can't be mistaken for a clean one.
+// that the status can't be mistaken for a clean one; NUL bytes, which would
+// end it early in C, are written as the four characters \x00.
 func closeArgs(err error) (code int32, msg string, ok bool) {
 	if err == nil {
 		return 0, "", true
@@ -292,6 +294,7 @@ func closeArgs(err error) (code int32, msg string, ok bool) {
 			code = wrapped.Code
 		}
 	}
+	msg = strings.ReplaceAll(msg, "\x00", `\x00`)
 	if msg == "" {
 		msg = "unspecified error"
 	}

@@ -206,8 +206,8 @@ func (h *Hub) PublishBatch(kind uint32, events [][]byte) (Delivery, error) {
 
 // Subscribe creates a subscription to the events of the given kinds (all
 // kinds if none is given). It receives every matching event whose publish
-// begins after Subscribe returns, or counts it as dropped. Subscribing to
-// a closed hub succeeds; the subscription then reports the close at once.
+// begins after Subscribe returns, or counts it as dropped. After this Hub
+// value's Close, Subscribe returns an error wrapping ErrClosed.
 func (h *Hub) Subscribe(opts SubscribeOptions, kinds ...uint32) (*Subscription, error) {
 	if opts.Capacity < 0 {
 		return nil, fmt.Errorf("%w: negative Capacity", ErrInvalidArgument)
@@ -356,13 +356,25 @@ func (s subSource) fill(buf *C.fanlog_go_cursor_buf) status {
 
 func (s subSource) readinessFd() (C.int, status) {
 	var fd C.int
-	st := C.fanlog_subscription_readiness_fd(s.ptr, &fd)
+	st := retryBusy(func() status { return C.fanlog_subscription_readiness_fd(s.ptr, &fd) })
 	return fd, st
+}
+
+// retryBusy calls f until it does not report FANLOG_BUSY: a subscription's
+// C handle is also taken, for a moment, by an Unsubscribe on another
+// goroutine (as in reader.fill).
+func retryBusy(f func() status) status {
+	for {
+		if st := f(); st != statusBusy {
+			return st
+		}
+		runtime.Gosched()
+	}
 }
 
 func (s subSource) pending() bool {
 	var st C.fanlog_subscription_stats
-	if C.fanlog_subscription_get_stats(s.ptr, &st) != statusOK {
+	if retryBusy(func() status { return C.fanlog_subscription_get_stats(s.ptr, &st) }) != statusOK {
 		return true // let the read report it
 	}
 	return st.depth > 0 || st.closed != 0
@@ -435,7 +447,8 @@ func (s *Subscription) Next(ctx context.Context) (Record, error) {
 
 // NextView is Next without the copy: Data points into the payload the
 // hub shares among subscriptions, valid until the next receive on this
-// subscription or its Close. Do not modify it.
+// subscription or its Close, and while the Subscription is reachable (the
+// slice does not keep it alive). Do not modify it.
 func (s *Subscription) NextView(ctx context.Context) (Record, error) {
 	rec, err := s.r.next(ctx, true, true)
 	runtime.KeepAlive(s)
@@ -497,7 +510,8 @@ func (s *Subscription) Stats() (SubscriptionStats, error) {
 		return SubscriptionStats{}, err
 	}
 	var cs C.fanlog_subscription_stats
-	st := C.fanlog_subscription_get_stats(r.src.(subSource).ptr, &cs)
+	ptr := r.src.(subSource).ptr
+	st := retryBusy(func() status { return C.fanlog_subscription_get_stats(ptr, &cs) })
 	pending, _ := r.pending()
 	r.st.release(exclusive)
 	runtime.KeepAlive(s)

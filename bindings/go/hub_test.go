@@ -496,3 +496,40 @@ func TestThousandBlockedSubscriptions(t *testing.T) {
 		t.Errorf("%d OS threads", blocked)
 	}
 }
+
+// Stats (and every other call that takes the subscription's C handle) may
+// meet an Unsubscribe from another goroutine holding it for a moment: it
+// waits that out instead of reporting ErrBusy, as receives do.
+func TestSubscriptionStatsDuringUnsubscribe(t *testing.T) {
+	h, err := fanlog.NewHub(fanlog.HubOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(nil)
+	for round := 0; round < 2000; round++ {
+		s, err := h.Subscribe(fanlog.SubscribeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			<-start
+			if err := s.Unsubscribe(); err != nil {
+				t.Error(err)
+			}
+		}()
+		close(start)
+		for stop := false; !stop; {
+			select {
+			case <-done:
+				stop = true
+			default:
+			}
+			if _, err := s.Stats(); err != nil {
+				t.Fatalf("round %d: Stats during Unsubscribe: %v", round, err)
+			}
+		}
+		s.Close()
+	}
+}

@@ -543,3 +543,26 @@ func TestCloseRacesAppends(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// A close error whose message has NUL bytes (which would end it early in
+// C) reaches cursors whole and still as a failure, even with code 0.
+func TestCloseMessageWithNUL(t *testing.T) {
+	for _, msg := range []string{"\x00disk on fire", "disk\x00on fire"} {
+		l, err := fanlog.NewLog(fanlog.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := l.Subscribe(fanlog.FromEarliest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Close(&fanlog.CloseError{Code: 0, Message: msg})
+		_, err = c.TryNext()
+		var ce *fanlog.CloseError
+		want := strings.ReplaceAll(msg, "\x00", `\x00`)
+		if !errors.As(err, &ce) || ce.Code != 0 || ce.Message != want {
+			t.Fatalf("close with %q: the cursor got %v, want a *CloseError %q", msg, err, want)
+		}
+		c.Close()
+	}
+}

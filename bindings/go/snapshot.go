@@ -183,7 +183,10 @@ func (s *Snapshot) Close() error {
 // and unchanged until Release, whatever is stored meanwhile and even after
 // the Snapshot is closed. It is safe for concurrent use, but Release must
 // come after every use of Data's bytes: reading them afterwards may return
-// garbage or crash the process.
+// garbage or crash the process. The SnapshotRef must also stay reachable
+// while Data's bytes are used: the slice does not keep it alive, and an
+// unreachable SnapshotRef is released by the garbage collector (call
+// Release, or runtime.KeepAlive(ref), after the last use).
 type SnapshotRef struct {
 	p        *C.fanlog_snapshot_ref
 	data     []byte
