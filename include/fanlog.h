@@ -406,7 +406,8 @@ typedef struct fanlog_log_options {
   uint32_t wait_strategy;
   // `FANLOG_TIMESTAMPS_*` (default `FANLOG_TIMESTAMPS_COARSE`).
   uint32_t timestamps;
-  // Free segments kept for reuse (default 4).
+  // Free segments kept for reuse (default 4; at most 65536, else
+  // `FANLOG_INVALID_ARGUMENT`).
   uint32_t pool_segments;
 } fanlog_log_options;
 
@@ -996,7 +997,8 @@ fanlog_status fanlog_producer_append_batch(const struct fanlog_producer *produce
                                            uint64_t *out_first_seq);
 
 // Interrupts this producer's blocked append (or, if none is blocked, its
-// next one): it returns `FANLOG_INTERRUPTED`. Thread-safe, never blocks.
+// next append that has to wait: one that finds room succeeds): it returns
+// `FANLOG_INTERRUPTED`. Thread-safe, never blocks.
 //
 // # Safety
 // `producer` is a live handle.

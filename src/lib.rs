@@ -71,7 +71,7 @@ pub use hub::{
     Event, Filter, Hub, HubBuilder, HubOverflow, HubStats, PublishReport, Publisher,
     SubscribeOptions, Subscription, SubscriptionStats,
 };
-pub use log::config::{LogConfig, DEFAULT_SEGMENT_SIZE, MIN_SEGMENT_SIZE};
+pub use log::config::{LogConfig, DEFAULT_SEGMENT_SIZE, MAX_POOL_SEGMENTS, MIN_SEGMENT_SIZE};
 pub use log::segment::Memory;
 pub use log::{
     Batch, Cursor, CursorStats, Log, LogBuilder, LogStats, OverflowPolicy, Producer, Record, Start,

@@ -205,3 +205,37 @@ fn last_handle_drop_releases_the_directory_at_once() {
     pinner.join().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Refused calls leave the directory as it was: an open of a new log with
+/// bad options creates nothing, and a named cursor that cannot start where
+/// asked leaves no cursor file.
+#[test]
+fn refused_calls_create_nothing() {
+    let dir = tmpdir("refused");
+    for bad in [
+        OpenOptions::new().segment_size(1000),
+        OpenOptions::new().segment_size(4096).max_bytes(4096),
+        OpenOptions::new()
+            .segment_size(4096)
+            .max_bytes(1 << 20)
+            .retain_bytes(2 << 20),
+    ] {
+        assert!(matches!(Log::open(&dir, &bad), Err(StoreError::Config(_))));
+        assert!(!dir.exists(), "a refused open created {}", dir.display());
+    }
+    let log = Log::open(&dir, &opts()).unwrap();
+    log.append(b"one").unwrap();
+    for at in [100, 1] {
+        // 100: not appended yet; 1: the next one, fine.
+        let r = log.cursor_named("fut", Start::At(at));
+        if at == 100 {
+            assert!(matches!(r, Err(StoreError::Start(_))), "{:?}", r.err());
+            assert!(!log.remove_cursor("fut").unwrap(), "a cursor file was left");
+        } else {
+            drop(r.unwrap());
+            assert!(log.remove_cursor("fut").unwrap());
+        }
+    }
+    drop(log);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

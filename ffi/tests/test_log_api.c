@@ -57,6 +57,16 @@ static void test_options(void) {
     OK(fanlog_log_options_default(&o));
     o.max_bytes = o.segment_size; /* fewer than two segments */
     EXPECT(fanlog_log_new(&o, &log), FANLOG_INVALID_ARGUMENT);
+    OK(fanlog_log_options_default(&o));
+    /* a pool too large to allocate its slots: an error, not an abort */
+    o.segment_size = 256;
+    o.max_bytes = SIZE_MAX;
+    o.pool_segments = UINT32_MAX;
+    EXPECT(fanlog_log_new(&o, &log), FANLOG_INVALID_ARGUMENT);
+    o.pool_segments = 65536; /* the largest accepted */
+    OK(fanlog_log_new(&o, &log));
+    fanlog_log_free(log);
+    log = NULL;
     OK(fanlog_log_new(NULL, &log)); /* NULL options: defaults */
     fanlog_log_free(log);
     fanlog_log_free(NULL); /* no-op */
@@ -245,6 +255,9 @@ static void test_close_status(void) {
     CHECK(code == 7 && strcmp(msg, "disk on fire") == 0);
     OK(fanlog_log_close_status(log, &code, NULL, 0, &len)); /* length only */
     CHECK(len == 12);
+    len = 99; /* a NULL buffer with a capacity: refused, nothing written */
+    EXPECT(fanlog_log_close_status(log, &code, NULL, 5, &len), FANLOG_NULL_ARGUMENT);
+    CHECK(len == 99);
     fanlog_log_stats ls;
     OK(fanlog_log_get_stats(log, &ls));
     CHECK(ls.closed == 1);

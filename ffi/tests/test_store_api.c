@@ -356,6 +356,7 @@ static void test_lock_and_read_only_tail(void) {
            FANLOG_READ_ONLY);
     fanlog_slice one = {(const uint8_t *)"x", 1};
     EXPECT(fanlog_log_append_batch(ro, 0, &one, 1, FANLOG_NO_WAIT, NULL), FANLOG_READ_ONLY);
+    EXPECT(fanlog_log_append_batch(ro, 0, NULL, 0, FANLOG_NO_WAIT, NULL), FANLOG_READ_ONLY); /* empty */
     EXPECT(fanlog_log_flush(ro), FANLOG_READ_ONLY);
     fanlog_recovery rec;
     OK(fanlog_log_recovery(ro, &rec));

@@ -139,7 +139,8 @@ pub struct fanlog_log_options {
     pub wait_strategy: u32,
     /// `FANLOG_TIMESTAMPS_*` (default `FANLOG_TIMESTAMPS_COARSE`).
     pub timestamps: u32,
-    /// Free segments kept for reuse (default 4).
+    /// Free segments kept for reuse (default 4; at most 65536, else
+    /// `FANLOG_INVALID_ARGUMENT`).
     pub pool_segments: u32,
 }
 
@@ -834,7 +835,8 @@ pub unsafe extern "C" fn fanlog_producer_append_batch(
 }
 
 /// Interrupts this producer's blocked append (or, if none is blocked, its
-/// next one): it returns `FANLOG_INTERRUPTED`. Thread-safe, never blocks.
+/// next append that has to wait: one that finds room succeeds): it returns
+/// `FANLOG_INTERRUPTED`. Thread-safe, never blocks.
 ///
 /// # Safety
 /// `producer` is a live handle.

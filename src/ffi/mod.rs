@@ -351,12 +351,12 @@ pub(crate) unsafe fn copy_str(
     out_len: *mut usize,
 ) -> fanlog_status {
     let msg = msg.as_bytes();
+    if buf.is_null() && cap > 0 {
+        return FANLOG_NULL_ARGUMENT; // before any write: a failed call writes nothing
+    }
     // SAFETY: caller's contract.
     unsafe { write_opt(out_len, msg.len()) };
-    if !buf.is_null() || cap > 0 {
-        if buf.is_null() {
-            return FANLOG_NULL_ARGUMENT;
-        }
+    if !buf.is_null() {
         if cap < msg.len() + 1 {
             return FANLOG_BUFFER_TOO_SMALL;
         }

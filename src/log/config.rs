@@ -109,6 +109,9 @@ pub struct LogBuilder {
 pub const DEFAULT_SEGMENT_SIZE: usize = if cfg!(miri) { 1 << 16 } else { 1 << 20 };
 /// Smallest segment size accepted.
 pub const MIN_SEGMENT_SIZE: usize = 256;
+/// Most free segments a log's pool may be asked to keep
+/// ([`LogBuilder::pool_segments`]).
+pub const MAX_POOL_SEGMENTS: usize = 1 << 16;
 
 impl Default for LogBuilder {
     fn default() -> Self {
@@ -183,7 +186,9 @@ impl LogBuilder {
         self
     }
 
-    /// Free segments kept for reuse (default 4; capped by the budget).
+    /// Free segments kept for reuse (default 4; capped by the budget; at
+    /// most [`MAX_POOL_SEGMENTS`], else the build fails: the pool's slots
+    /// are allocated up front).
     pub fn pool_segments(mut self, n: usize) -> Self {
         self.pool_segments = n;
         self
@@ -207,6 +212,12 @@ impl LogBuilder {
         durable: Option<Option<usize>>,
     ) -> Result<LogConfig, BuildError> {
         let s = self.segment_size;
+        if self.pool_segments > MAX_POOL_SEGMENTS {
+            return Err(BuildError::new(format!(
+                "pool_segments must be at most {MAX_POOL_SEGMENTS}, got {}",
+                self.pool_segments
+            )));
+        }
         if !s.is_power_of_two() || !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&s) {
             return Err(BuildError::new(format!(
                 "segment_size must be a power of two between {MIN_SEGMENT_SIZE} and {MAX_SEGMENT_SIZE} bytes, got {s}"

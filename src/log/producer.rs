@@ -499,6 +499,10 @@ pub(crate) fn append_batch<B: AsRef<[u8]>>(
         total += frame_len_h(shared.hdr, len);
     }
     if records.is_empty() {
+        // Nothing to append, but the same answers as a non-empty batch.
+        if shared.read_only {
+            return Err(AppendError::ReadOnly);
+        }
         if shared.is_closing() {
             return Err(AppendError::Closed(shared.close_status()));
         }

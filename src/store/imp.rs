@@ -152,7 +152,25 @@ fn mtime_ns(p: &Path) -> u64 {
 
 pub(crate) fn open(dir: &Path, opts: &OpenOptions) -> Result<Log, StoreError> {
     let writable = !opts.read_only;
+    // The options, validated with the durable frame header for a log of
+    // segments of `segment_size`.
+    let config_for = |segment_size: usize| {
+        let builder = opts.builder.clone().segment_size(segment_size);
+        builder
+            .pool_segments(0)
+            .memory(crate::Memory::Mmap)
+            .durable_config(opts.retain_bytes)
+            .map_err(StoreError::Config)
+    };
     if writable && opts.create {
+        if !dir.exists() {
+            // A new log: refuse bad options before anything is created,
+            // so that a failed open leaves no directory behind.
+            config_for(
+                opts.segment_size
+                    .unwrap_or(crate::log::config::DEFAULT_SEGMENT_SIZE),
+            )?;
+        }
         std::fs::create_dir_all(dir).map_err(|e| io_at(dir, e))?;
     }
     if !dir.is_dir() {
@@ -198,12 +216,7 @@ pub(crate) fn open(dir: &Path, opts: &OpenOptions) -> Result<Log, StoreError> {
             .segment_size
             .unwrap_or(crate::log::config::DEFAULT_SEGMENT_SIZE),
     };
-    // Validate the options (with the durable frame header).
-    let mut builder = opts.builder.clone().segment_size(segment_size);
-    builder = builder.pool_segments(0).memory(crate::Memory::Mmap);
-    let mut config = builder
-        .durable_config(opts.retain_bytes)
-        .map_err(StoreError::Config)?;
+    let mut config = config_for(segment_size)?;
     if !writable {
         config.overflow = crate::OverflowPolicy::DropOldest;
     }
@@ -858,7 +871,16 @@ impl Store {
             auto_commit: false,
         };
         let (mut cursor, lag) = match slot.next() {
-            None => (crate::Cursor::open(shared.clone(), start)?, 0),
+            None => match crate::Cursor::open(shared.clone(), start) {
+                Ok(c) => (c, 0),
+                Err(e) => {
+                    // A new name that cannot start there (`At` an evicted
+                    // or future record): leave no cursor file behind.
+                    drop(handle); // frees the slot for the removal
+                    let _ = self.remove_named(name);
+                    return Err(e.into());
+                }
+            },
             Some(next) => match crate::Cursor::open(shared.clone(), Start::At(next)) {
                 Ok(c) => (c, 0),
                 Err(crate::StartError::Evicted { oldest, .. }) => (
