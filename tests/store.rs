@@ -239,3 +239,37 @@ fn refused_calls_create_nothing() {
     drop(log);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A name is open at most once per process, through whichever handle of
+/// the directory (the writer's or a read-only one), and cannot be removed
+/// through another handle while open.
+#[test]
+fn named_cursor_in_use_across_handles() {
+    let dir = tmpdir("named-handles");
+    let w = Log::open(&dir, &opts()).unwrap();
+    w.append(b"one").unwrap();
+    let ro = Log::open(&dir, &OpenOptions::new().read_only(true)).unwrap();
+    let c = w.cursor_named("worker", Start::Earliest).unwrap();
+    assert!(matches!(
+        ro.cursor_named("worker", Start::Earliest),
+        Err(StoreError::CursorInUse(_))
+    ));
+    assert!(matches!(
+        ro.remove_cursor("worker"),
+        Err(StoreError::CursorInUse(_))
+    ));
+    drop(c);
+    let c = ro.cursor_named("worker", Start::Earliest).unwrap();
+    assert!(matches!(
+        w.cursor_named("worker", Start::Earliest),
+        Err(StoreError::CursorInUse(_))
+    ));
+    assert!(matches!(
+        w.remove_cursor("worker"),
+        Err(StoreError::CursorInUse(_))
+    ));
+    drop(c);
+    assert!(w.remove_cursor("worker").unwrap());
+    drop((ro, w));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -133,13 +133,34 @@ impl Files {
 pub(crate) struct NamedCursor {
     pub(crate) slot: Arc<NamedSlot>,
     pub(crate) auto_commit: bool,
+    /// Its entry in [`OPEN_NAMED`].
+    key: PathBuf,
 }
 
 impl Drop for NamedCursor {
     fn drop(&mut self) {
+        open_named_set().remove(&self.key);
         // Release: the next opener in this process sees the slot free.
         self.slot.in_use.store(false, Ordering::Release);
     }
+}
+
+/// The named cursors open in this process, by the canonical path of their
+/// file: a name is open at most once per process whichever `Log` handle of
+/// its directory opened it (the writer's or a read-only one), and it is not
+/// removed through another handle while open. (Each handle's slots also
+/// have an `in_use` flag; this covers several handles of one directory.)
+static OPEN_NAMED: Mutex<std::collections::BTreeSet<PathBuf>> =
+    Mutex::new(std::collections::BTreeSet::new());
+
+fn open_named_set() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<PathBuf>> {
+    // A panic while holding it cannot leave the set half-changed.
+    OPEN_NAMED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The key of a named cursor's file in [`OPEN_NAMED`].
+fn named_key(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn mtime_ns(p: &Path) -> u64 {
@@ -866,9 +887,17 @@ impl Store {
         {
             return Err(StoreError::CursorInUse(name.to_string()));
         }
+        let key = named_key(&slot.path);
+        if !open_named_set().insert(key.clone()) {
+            // Open through another handle of this directory.
+            // Release: as in `NamedCursor::drop`.
+            slot.in_use.store(false, Ordering::Release);
+            return Err(StoreError::CursorInUse(name.to_string()));
+        }
         let handle = NamedCursor {
             slot: slot.clone(),
             auto_commit: false,
+            key,
         };
         let (mut cursor, lag) = match slot.next() {
             None => match crate::Cursor::open(shared.clone(), start) {
@@ -916,6 +945,10 @@ impl Store {
             }
         }
         let path = self.cursors_dir.join(format!("{name}.cur"));
+        let open = open_named_set();
+        if open.contains(&named_key(&path)) {
+            return Err(StoreError::CursorInUse(name.to_string())); // through another handle
+        }
         let existed = match std::fs::remove_file(&path) {
             Ok(()) => true,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,

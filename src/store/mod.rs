@@ -441,6 +441,9 @@ impl OpenOptions {
     /// the log it fails with [`StoreError::Io`] (no directory) or
     /// [`StoreError::Format`] (no segment file yet); a tailer that may start
     /// first retries (see `open_when_created` in `tests/store_tail.rs`).
+    /// (A named cursor opened through a read-only log does keep its
+    /// committed position in the log's `cursors` directory, where the
+    /// writer's retention reads it.)
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
         self
